@@ -1,0 +1,9 @@
+export {
+  CHROMIUM_PATH,
+  checkService,
+  probeTcp,
+  requireService,
+  serviceUrl,
+  type ServiceName,
+  type ServiceStatus,
+} from './services.js';

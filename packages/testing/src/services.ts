@@ -1,0 +1,76 @@
+import { existsSync, appendFileSync } from 'node:fs';
+import { connect } from 'node:net';
+
+/** External things a suite may need; each has a default address on a developer machine. */
+export type ServiceName = 'postgres' | 'redis' | 'chromium';
+
+export interface ServiceStatus {
+  readonly available: boolean;
+  /** Why the service is unavailable (printed when the suite skips). */
+  readonly reason?: string;
+}
+
+const DEFAULT_URLS: Readonly<Record<'postgres' | 'redis', string>> = {
+  postgres: 'postgres://postgres@127.0.0.1:5432/test',
+  redis: 'redis://127.0.0.1:6379',
+};
+
+export function serviceUrl(name: 'postgres' | 'redis', env: NodeJS.ProcessEnv = process.env): string {
+  return (name === 'postgres' ? env['DATABASE_URL'] : env['REDIS_URL']) ?? DEFAULT_URLS[name];
+}
+
+export const CHROMIUM_PATH = '/usr/bin/chromium';
+
+/** Whether a TCP port accepts connections within `timeoutMs`. */
+export function probeTcp(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+export async function checkService(
+  name: ServiceName,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ServiceStatus> {
+  if (name === 'chromium') {
+    const path = env['CHROMIUM_PATH'] ?? CHROMIUM_PATH;
+    return existsSync(path)
+      ? { available: true }
+      : { available: false, reason: `Chromium not found at ${path} (apt-get install -y chromium)` };
+  }
+  const url = new URL(serviceUrl(name, env));
+  const port = Number(url.port || (name === 'postgres' ? 5432 : 6379));
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  return (await probeTcp(host, port))
+    ? { available: true }
+    : { available: false, reason: `${name} not reachable at ${host}:${port}` };
+}
+
+/**
+ * For a suite that needs `name`: resolves whether to run it. When the service is missing the suite
+ * skips with a printed reason, unless GATEHOUSE_REQUIRE_ALL=1 (CI), where a missing service is an
+ * error: nothing may skip silently there.
+ */
+export async function requireService(
+  name: ServiceName,
+  suite: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ServiceStatus> {
+  const status = await checkService(name, env);
+  if (status.available) return status;
+  const message = `${suite}: skipped, ${status.reason ?? `${name} unavailable`}`;
+  if (env['GATEHOUSE_REQUIRE_ALL'] === '1') {
+    throw new Error(`${message}, and GATEHOUSE_REQUIRE_ALL=1 forbids skipping`);
+  }
+  const log = env['GATEHOUSE_SKIP_LOG'];
+  if (log !== undefined) appendFileSync(log, `${message}\n`);
+  process.stderr.write(`[gatehouse] ${message}\n`);
+  return status;
+}
