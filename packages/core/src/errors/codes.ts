@@ -1,0 +1,146 @@
+/**
+ * The one registry of error codes: code → HTTP status, OAuth error (RFC 6749 §5.2, RFC 6750 §3.1,
+ * RFC 9449 §7.1) and a fixed message. `docs/errors.md` is checked against this table by a test.
+ *
+ * Messages are fixed strings: they never carry a token, a key or a claim value. What a client sees is
+ * decided by `toErrorResponse`, which never sends these messages for 5xx and sends only the generic
+ * OAuth text for token failures (RFC 6750: the client learns *that* the token failed, not why).
+ */
+
+/** OAuth error codes a protected resource or authorization server can answer with. */
+export type OAuthErrorCode =
+  | 'invalid_request'
+  | 'invalid_token'
+  | 'insufficient_scope'
+  | 'invalid_dpop_proof'
+  | 'invalid_client'
+  | 'invalid_grant'
+  | 'unauthorized_client'
+  | 'unsupported_grant_type'
+  | 'invalid_scope'
+  | 'access_denied'
+  | 'server_error'
+  | 'temporarily_unavailable';
+
+export interface ErrorCodeInfo {
+  /** HTTP status a service answers with. */
+  readonly status: number;
+  /** OAuth `error` value when the failure is an OAuth one; absent for RFC 9457 problems. */
+  readonly oauthError?: OAuthErrorCode;
+  /** Fixed message (logs and `err.message`); never includes request data. */
+  readonly message: string;
+  /** Seconds for `Retry-After` on 503 answers. */
+  readonly retryAfterSec?: number;
+}
+
+const invalidToken = (message: string): ErrorCodeInfo => ({
+  status: 401,
+  oauthError: 'invalid_token',
+  message,
+});
+const invalidProof = (message: string): ErrorCodeInfo => ({
+  status: 401,
+  oauthError: 'invalid_dpop_proof',
+  message,
+});
+const unavailable = (message: string): ErrorCodeInfo => ({ status: 503, message, retryAfterSec: 5 });
+
+export const ERROR_CODES = {
+  // OAUTH — the request as a whole (RFC 6750 §3.1)
+  ERR_OAUTH_TOKEN_MISSING: { status: 401, message: 'no access token in the request' },
+  ERR_OAUTH_INVALID_REQUEST: {
+    status: 400,
+    oauthError: 'invalid_request',
+    message: 'malformed or ambiguous authentication data',
+  },
+  ERR_INSUFFICIENT_SCOPE: {
+    status: 403,
+    oauthError: 'insufficient_scope',
+    message: 'the access token lacks a required scope',
+  },
+
+  // JWT — structure and encoding (RFC 7515 §5.2, RFC 7519 §7.2, RFC 8725 §3)
+  ERR_JWT_MALFORMED: invalidToken('token is not a compact JWS'),
+  ERR_JWT_TOO_LARGE: invalidToken('token exceeds the size limit'),
+  ERR_JWT_BASE64URL_INVALID: invalidToken('token segment is not canonical base64url'),
+  ERR_JWT_UTF8_INVALID: invalidToken('token segment is not valid UTF-8'),
+  ERR_JWT_JSON_INVALID: invalidToken('token segment is not a JSON object'),
+  ERR_JWT_DUPLICATE_MEMBER: invalidToken('token JSON has a duplicate member name'),
+  // JWT — header (RFC 8725 §3.1, §3.10, §3.11; RFC 7515 §4.1)
+  ERR_JWT_ALG_NONE: invalidToken('unsecured JWS (alg none) refused'),
+  ERR_JWT_ALG_NOT_ALLOWED: invalidToken('algorithm not in the allowlist'),
+  ERR_JWT_ALG_KEY_CONFUSION: invalidToken('symmetric algorithm refused for asymmetric keys'),
+  ERR_JWT_HEADER_KEY_FORBIDDEN: invalidToken('keys are never taken from the token header'),
+  ERR_JWT_KID_INVALID: invalidToken('kid header is not a plain string'),
+  ERR_JWT_CRIT_UNSUPPORTED: invalidToken('critical header parameter not understood'),
+  ERR_JWT_B64_UNSUPPORTED: invalidToken('unencoded payload (b64 false) refused'),
+  ERR_JWT_JWE_UNSUPPORTED: invalidToken('encrypted tokens are not accepted'),
+  ERR_JWT_NESTED_UNSUPPORTED: invalidToken('nested tokens are not accepted'),
+  ERR_JWT_TYP_INVALID: invalidToken('unexpected token type'),
+  ERR_JWT_KEY_TYPE_MISMATCH: invalidToken('key type or curve does not fit the algorithm'),
+  // JWT — signature
+  ERR_JWT_SIGNATURE_MALFORMED: invalidToken('signature has the wrong size or is out of range'),
+  ERR_JWT_SIGNATURE_INVALID: invalidToken('signature verification failed'),
+  // JWT — claims (RFC 7519 §4.1, RFC 9068 §4)
+  ERR_JWT_CLAIM_MISSING: invalidToken('a required claim is missing'),
+  ERR_JWT_CLAIM_INVALID: invalidToken('a claim has the wrong type'),
+  ERR_JWT_EXPIRED: invalidToken('token expired'),
+  ERR_JWT_NOT_YET_VALID: invalidToken('token not yet valid'),
+  ERR_JWT_IAT_FUTURE: invalidToken('token issued in the future'),
+  ERR_JWT_LIFETIME_EXCEEDED: invalidToken('token lifetime exceeds the allowed maximum'),
+  ERR_JWT_ISSUER_INVALID: invalidToken('unexpected issuer'),
+  ERR_JWT_AUDIENCE_INVALID: invalidToken('unexpected audience'),
+  ERR_JWT_REVOKED: invalidToken('token revoked'),
+  ERR_JWT_REVOCATION_UNAVAILABLE: unavailable('revocation status could not be checked'),
+
+  // JWKS
+  ERR_JWKS_NO_MATCHING_KEY: invalidToken('no key in the key set matches the token'),
+  ERR_JWKS_MULTIPLE_MATCHING_KEYS: invalidToken('several keys match a token without kid'),
+  ERR_JWKS_FETCH_FAILED: unavailable('key set could not be fetched'),
+  ERR_JWKS_TIMEOUT: unavailable('key set fetch timed out'),
+  ERR_JWKS_TOO_LARGE: unavailable('key set response exceeds the size limit'),
+  ERR_JWKS_INVALID: unavailable('key set response is not a valid JWK Set'),
+  ERR_JWKS_STALE: unavailable('cached key set is older than the allowed staleness'),
+
+  // DPOP (RFC 9449 §4.3, §7.1)
+  ERR_DPOP_PROOF_MISSING: invalidProof('DPoP proof missing'),
+  ERR_DPOP_PROOF_INVALID: invalidProof('DPoP proof invalid'),
+  ERR_DPOP_MULTIPLE_PROOFS: {
+    status: 400,
+    oauthError: 'invalid_request',
+    message: 'more than one DPoP header',
+  },
+  ERR_DPOP_HTM_MISMATCH: invalidProof('DPoP proof htm does not match the request method'),
+  ERR_DPOP_HTU_MISMATCH: invalidProof('DPoP proof htu does not match the request URI'),
+  ERR_DPOP_IAT_INVALID: invalidProof('DPoP proof iat outside the acceptable window'),
+  ERR_DPOP_REPLAYED: invalidProof('DPoP proof jti already used'),
+  ERR_DPOP_ATH_MISMATCH: invalidProof('DPoP proof ath does not match the access token'),
+  ERR_DPOP_JKT_MISMATCH: invalidToken('DPoP proof key does not match the token binding'),
+  ERR_DPOP_BINDING_REQUIRED: invalidToken('DPoP-bound token presented without DPoP'),
+  ERR_DPOP_TOKEN_NOT_BOUND: invalidToken('DPoP scheme used with a token that is not DPoP-bound'),
+
+  // MTLS (RFC 8705 §3)
+  ERR_MTLS_CERTIFICATE_REQUIRED: invalidToken('certificate-bound token without a client certificate'),
+  ERR_MTLS_CERTIFICATE_MISMATCH: invalidToken('client certificate does not match the token binding'),
+  ERR_MTLS_PEER_IDENTITY: { status: 403, message: 'peer certificate identity not allowed' },
+
+  // AUTHZ
+  ERR_AUTHZ_DENIED: { status: 403, message: 'access denied by policy' },
+
+  // CONFIG
+  ERR_CONFIG_INVALID: { status: 500, message: 'invalid configuration' },
+
+  // Anything not raised on purpose
+  ERR_INTERNAL: { status: 500, message: 'internal error' },
+} as const satisfies Record<string, ErrorCodeInfo>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
+}
+
+/** HTTP status for a code: the code → status table. */
+export function statusForCode(code: ErrorCode): number {
+  return ERROR_CODES[code].status;
+}
