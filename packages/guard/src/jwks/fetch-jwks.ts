@@ -19,7 +19,13 @@ export function parseCacheControl(header: string | null): number | undefined {
   for (const part of header.toLowerCase().split(',')) {
     const [name = '', value] = part.trim().split('=', 2);
     if (name === 'no-store' || name === 'no-cache') return 0;
-    if (name === 'max-age' && value !== undefined && /^\d+$/.test(value.replace(/"/g, ''))) {
+    // RFC 9111 §4.2.1: of several max-age directives the first one counts (a later one cannot extend it).
+    if (
+      name === 'max-age' &&
+      maxAge === undefined &&
+      value !== undefined &&
+      /^\d+$/.test(value.replace(/"/g, ''))
+    ) {
       maxAge = Number(value.replace(/"/g, ''));
     }
   }

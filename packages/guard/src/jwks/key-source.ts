@@ -6,4 +6,10 @@ export interface KeySource {
   select(alg: Algorithm, kid: string | undefined): KeyRecord | Promise<KeyRecord>;
   /** Loads keys ahead of the first request (a no-op for static keys). */
   prewarm(): Promise<void>;
+  /**
+   * Whether the keys are within their cache lifetime. When not, cached verification results are
+   * not trusted until the key set is refreshed: a withdrawn key must end its cached results too.
+   * Absent for sources that never change.
+   */
+  isCurrent?(): boolean;
 }

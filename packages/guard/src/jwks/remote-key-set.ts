@@ -70,6 +70,10 @@ export class RemoteKeySet implements KeySource {
     await this.#refresh();
   }
 
+  isCurrent(): boolean {
+    return this.#context.now() < this.#freshUntil;
+  }
+
   async select(alg: Algorithm, kid: string | undefined): Promise<KeyRecord> {
     const index = await this.#current();
     try {

@@ -105,6 +105,11 @@ function isNonNegative(value: number | undefined): boolean {
   return value === undefined || (Number.isFinite(value) && value >= 0);
 }
 
+/** The configured allowlist, or the default for the key source (HS256 for a secret). */
+function allowlistOf(options: VerifierOptions): readonly Algorithm[] {
+  return options.algorithms ?? (options.secret === undefined ? DEFAULT_ALGORITHMS : ['HS256']);
+}
+
 /** Every configuration mistake at once, so an operator fixes them in one go. */
 function checkOptions(options: VerifierOptions): string[] {
   const problems: string[] = [];
@@ -124,7 +129,8 @@ function checkOptions(options: VerifierOptions): string[] {
   if (options.jwks !== undefined && !Array.isArray(options.jwks.keys))
     problems.push('jwks: keys array required');
 
-  const algorithms = options.algorithms ?? (options.secret === undefined ? DEFAULT_ALGORITHMS : []);
+  // Same default as createVerifier: checking `[]` here refused every secret-only configuration.
+  const algorithms = allowlistOf(options);
   if (algorithms.length === 0) problems.push('algorithms: at least one required');
   for (const alg of algorithms) {
     if (typeof alg !== 'string' || !isAlgorithm(alg)) {
@@ -171,7 +177,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const now = options.now ?? Date.now;
   const onEvent: GuardEventListener = options.onEvent ?? (() => undefined);
   const stats = createStats();
-  const algorithms = options.algorithms ?? (options.secret === undefined ? DEFAULT_ALGORITHMS : ['HS256']);
+  const algorithms = allowlistOf(options);
   const allowed = new Set(algorithms);
   const headerPolicy: HeaderPolicy = {
     algorithms: allowed,
@@ -267,7 +273,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
     const cacheKey = hash('sha256', token, 'base64');
     const entry = cache.get(cacheKey);
     if (entry !== undefined) {
-      if (entry.expiresAtMs > now() && entry.key.active) {
+      // A hit needs the token unexpired, its key still published and the key set current.
+      if (entry.expiresAtMs > now() && entry.key.active && keys.isCurrent?.() !== false) {
         stats.cacheHits++;
         if (source?.isRevoked === undefined && !revoked.covers(entry.principal)) {
           stats.verified++;
