@@ -51,6 +51,10 @@ export function statusTitle(status: number): string {
 /** Plain data for a problem document; reserved members cannot be overwritten by extensions. */
 export function buildProblem(input: ProblemInput): Problem {
   const problem: Record<string, unknown> = { ...input.extensions };
+  // RFC 9457 §3.1: detail and instance are reserved too; an extension must not smuggle them in
+  // (only the overwritten members were dropped before, so an absent detail let one through).
+  delete problem['detail'];
+  delete problem['instance'];
   problem['type'] = input.type ?? 'about:blank';
   problem['title'] = input.title ?? statusTitle(input.status);
   problem['status'] = input.status;

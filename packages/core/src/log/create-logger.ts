@@ -1,4 +1,4 @@
-import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
+import { pino, type Bindings, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
 import { redactSecrets } from './redact.js';
 
 export type { Logger } from 'pino';
@@ -9,6 +9,11 @@ export interface LoggerOptions {
   readonly level?: LevelWithSilent;
   /** Where lines go (default stdout). */
   readonly destination?: DestinationStream;
+}
+
+interface BindingMethods {
+  readonly child: (this: Logger, bindings: Bindings, options?: Parameters<Logger['child']>[1]) => Logger;
+  readonly setBindings: (this: Logger, bindings: Bindings) => void;
 }
 
 /**
@@ -24,5 +29,18 @@ export function createLogger(options: LoggerOptions): Logger {
       bindings: (bindings: Record<string, unknown>) => redactSecrets(bindings) as Record<string, unknown>,
     },
   };
-  return options.destination === undefined ? pino(config) : pino(config, options.destination);
+  const logger = options.destination === undefined ? pino(config) : pino(config, options.destination);
+  // pino applies `formatters.bindings` to the root logger only and resets it for children
+  // (lib/proto.js child()), so `logger.child({ token })` would log the token. Children are created
+  // with Object.create(parent), so these own methods are inherited by every descendant.
+  const base = Object.getPrototypeOf(logger) as BindingMethods;
+  Object.assign(logger, {
+    child(this: Logger, bindings: Bindings, childOptions?: Parameters<Logger['child']>[1]): Logger {
+      return base.child.call(this, redactSecrets(bindings) as Bindings, childOptions);
+    },
+    setBindings(this: Logger, bindings: Bindings): void {
+      base.setBindings.call(this, redactSecrets(bindings) as Bindings);
+    },
+  });
+  return logger;
 }

@@ -19,15 +19,43 @@ function isPlainObject(value: object): value is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
+function redactMembers(value: object, out: Record<string, unknown>, depth: number): Record<string, unknown> {
+  const source = value as Record<string, unknown>;
+  for (const key of Object.keys(source)) {
+    out[key] = isSensitiveKey(key) ? REDACTED : redactSecrets(source[key], depth + 1);
+  }
+  return out;
+}
+
+/**
+ * A copy of an error that pino's error serializer still recognises (same prototype, message and
+ * stack), with its own members redacted: errors often carry request data (e.g. `config.headers`).
+ */
+function redactError(err: Error, depth: number): Error {
+  const source = err as unknown as Record<string, unknown>;
+  const copy = Object.create(Object.getPrototypeOf(err) as object) as Record<string, unknown>;
+  // Non-enumerable like the originals, so the copy serializes exactly as the error would.
+  for (const name of ['message', 'stack', 'cause', 'errors']) {
+    if (Object.hasOwn(err, name)) {
+      const member = source[name];
+      Object.defineProperty(copy, name, {
+        value: name === 'message' || name === 'stack' ? member : redactSecrets(member, depth + 1),
+        writable: true,
+        configurable: true,
+      });
+    }
+  }
+  return redactMembers(err, copy, depth) as unknown as Error;
+}
+
 /** Returns a copy of `value` with sensitive members replaced; the input is never modified. */
 export function redactSecrets(value: unknown, depth = 0): unknown {
   if (value === null || typeof value !== 'object') return value;
   if (depth >= MAX_DEPTH) return '[Truncated]';
   if (Array.isArray(value)) return value.map((item) => redactSecrets(item, depth + 1));
-  if (!isPlainObject(value)) return value;
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(value)) {
-    out[key] = isSensitiveKey(key) ? REDACTED : redactSecrets(value[key], depth + 1);
-  }
-  return out;
+  if (value instanceof Error) return redactError(value, depth);
+  // Objects with their own JSON form (Date, URL, Buffer) are logged as that form.
+  if (!isPlainObject(value) && typeof (value as { toJSON?: unknown }).toJSON === 'function') return value;
+  // Class instances are serialized through their own enumerable members, so those are redacted too.
+  return redactMembers(value, {}, depth);
 }
