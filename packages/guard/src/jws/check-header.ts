@@ -35,7 +35,7 @@ export function checkHeader(header: Readonly<Record<string, unknown>>, policy: H
 
   const alg = header['alg'];
   if (typeof alg !== 'string') fail('ERR_JWT_MALFORMED', 'alg missing or not a string');
-  // RFC 8725 §3.1 / RFC 7518 §3.6: unsecured JWS, whatever the casing (CVE-2015-9235 family).
+  // RFC 8725 §3.1 / RFC 7518 §3.6: unsecured JWS, whatever the casing (CVE-2022-23540 family).
   if (alg.toLowerCase() === 'none') fail('ERR_JWT_ALG_NONE');
 
   for (const name of KEY_HEADERS) {

@@ -78,7 +78,9 @@ export function validateClaims(claims: Claims, policy: ClaimsPolicy, nowMs: numb
   const jti = optionalString(claims, 'jti');
   const sid = optionalString(claims, 'sid');
   const scope = optionalString(claims, 'scope');
-  const clientId = optionalString(claims, 'client_id') ?? optionalString(claims, 'azp');
+  // Both are type-checked even when client_id wins, so a malformed azp never passes unnoticed.
+  const azp = optionalString(claims, 'azp');
+  const clientId = optionalString(claims, 'client_id') ?? azp;
   const tenant = optionalString(claims, policy.tenantClaim);
   const roles =
     claims[policy.rolesClaim] === undefined ? [] : stringArray(claims[policy.rolesClaim], 'roles');
