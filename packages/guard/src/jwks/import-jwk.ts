@@ -22,9 +22,41 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 /**
+ * ROCA (CVE-2017-15361): the Infineon generator built primes as k·M + (65537^a mod M), M the
+ * primorial of the odd primes up to 701 for every key of 1984 bits or more, so N mod p is a power
+ * of 65537 for each such p. A random modulus passes all 125 tests with probability about 2^-167.
+ */
+const ROCA_SUBGROUPS: readonly (readonly [bigint, ReadonlySet<number>])[] = (() => {
+  const subgroups: [bigint, Set<number>][] = [];
+  for (let p = 3; p <= 701; p += 2) {
+    let prime = true;
+    for (let d = 3; d * d <= p; d += 2) if (p % d === 0) prime = false;
+    if (!prime) continue;
+    const powers = new Set<number>();
+    for (let x = 1; !powers.has(x); x = (x * 65537) % p) powers.add(x);
+    subgroups.push([BigInt(p), powers]);
+  }
+  return subgroups;
+})();
+
+/** Why an RSA public key must not verify anything, or undefined when it may. */
+function rsaKeyProblem(key: KeyObject): string | undefined {
+  // RFC 8017 §3.1: e is odd and at least 3. With e = 1 the "signature" is the padded digest itself,
+  // which anyone can compute (Wycheproof json_web_key_test "exponentOne").
+  const { e, n } = key.export({ format: 'jwk' }) as { e: string; n: string };
+  const exponent = BigInt(`0x${Buffer.from(e, 'base64url').toString('hex')}`);
+  if (exponent < 3n || exponent % 2n === 0n) return 'RSA public exponent not allowed';
+  const modulus = BigInt(`0x${Buffer.from(n, 'base64url').toString('hex')}`);
+  if (ROCA_SUBGROUPS.every(([p, powers]) => powers.has(Number(modulus % p))))
+    return 'RSA modulus is ROCA-weak';
+  return undefined;
+}
+
+/**
  * Imports one public JWK for signature verification, or says why it is skipped: a key meant for
  * encryption (`use`, `key_ops`), a private or symmetric key, an algorithm outside the allowlist,
- * an invalid point or a key no allowed algorithm can use (RSA under 2048 bits, X25519, secp256k1).
+ * an invalid point, a weak RSA key (exponent 1 or even, ROCA modulus) or a key no allowed algorithm
+ * can use (RSA under 2048 bits, X25519, secp256k1).
  */
 export function importJwk(jwk: unknown, algorithms: ReadonlySet<Algorithm>): ImportResult {
   if (!isObject(jwk)) return { ok: false, reason: 'not an object' };
@@ -53,6 +85,8 @@ export function importJwk(jwk: unknown, algorithms: ReadonlySet<Algorithm>): Imp
   } catch {
     return { ok: false, reason: 'invalid key' };
   }
+  const weakness = key.asymmetricKeyType === 'rsa' ? rsaKeyProblem(key) : undefined;
+  if (weakness !== undefined) return { ok: false, reason: weakness };
   const usable =
     alg === undefined ? [...algorithms].some((a) => keyFitsAlgorithm(key, a)) : keyFitsAlgorithm(key, alg);
   if (!usable) return { ok: false, reason: 'no allowed algorithm fits the key' };
