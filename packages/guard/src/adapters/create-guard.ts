@@ -158,7 +158,13 @@ export function createGuard(options: GuardOptions): Guard {
       if (scheme !== 'DPoP' || dpop === undefined) fail('ERR_DPOP_BINDING_REQUIRED');
       if (request.dpop.length === 0) fail('ERR_DPOP_PROOF_MISSING');
       if (request.dpop.length > 1) fail('ERR_DPOP_MULTIPLE_PROOFS');
-      const origin = options.publicOrigin ?? `${request.secure ? 'https' : 'http'}://${request.host ?? ''}`;
+      // No Host (HTTP/1.0) means no request URI to compare with: "http://" + "/a/b" would parse
+      // as http://a/b and match a proof made for host "a" (RFC 9449 §4.3 step 9).
+      const origin =
+        options.publicOrigin ??
+        (request.host
+          ? `${request.secure ? 'https' : 'http'}://${request.host}`
+          : fail('ERR_DPOP_HTU_MISMATCH', 'no Host'));
       const proof = await dpop.verify(
         request.dpop[0] as string,
         { method: request.method, url: origin + request.path },
@@ -178,7 +184,11 @@ export function createGuard(options: GuardOptions): Guard {
     const requestScheme = schemeOf(request);
     const response = toErrorResponse(err, {
       schemes,
-      ...(requestScheme === undefined ? {} : { requestScheme }),
+      // Only a scheme that is offered can carry the error: with DPoP off, a `DPoP` request
+      // (e.g. one of two Authorization fields) would otherwise get a Bearer challenge without it.
+      ...(requestScheme === undefined || !(schemes as readonly string[]).includes(requestScheme)
+        ? {}
+        : { requestScheme }),
       ...(options.realm === undefined ? {} : { realm: options.realm }),
       ...(dpop === undefined ? {} : { dpopAlgs: dpop.algorithms }),
       ...(isGuardError(err) && err.requiredScopes ? { scope: err.requiredScopes } : {}),

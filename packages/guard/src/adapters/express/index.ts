@@ -17,7 +17,9 @@ declare module 'express-serve-static-core' {
 export function guard(options: GuardOptions): RequestHandler {
   const core = createGuard(options);
   return (req, res, next) => {
-    const request = fromIncomingMessage(req);
+    // Mounted middleware (`app.use('/api', guard())`) sees `req.url` without the mount path;
+    // the DPoP `htu` check needs the target the client sent (RFC 9449 §4.3 step 9).
+    const request = { ...fromIncomingMessage(req), path: req.originalUrl };
     core.authenticate(request).then(
       (principal) => {
         req.principal = principal;

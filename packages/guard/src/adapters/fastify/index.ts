@@ -25,10 +25,14 @@ const plugin: FastifyPluginCallback<GuardOptions> = (fastify, options, done) => 
       request.principal = await core.authenticate(guardRequest);
     } catch (err) {
       const response = core.refuse(err, guardRequest);
-      return reply
-        .code(response.status)
-        .headers(response.headers as Record<string, string | string[]>)
-        .send(response.body);
+      return (
+        reply
+          .code(response.status)
+          .headers(response.headers as Record<string, string | string[]>)
+          // A Buffer, because Fastify appends `; charset=utf-8` to the content type of a string
+          // payload, which the other adapters do not send (RFC 8259 §11 defines no charset).
+          .send(Buffer.from(response.body, 'utf8'))
+      );
     }
     return undefined;
   });
