@@ -1,5 +1,5 @@
 import { fail } from '../errors.js';
-import { isAlgorithm, isSymmetric, type Algorithm } from './algorithms.js';
+import { isAlgorithm, type Algorithm } from './algorithms.js';
 
 export interface HeaderPolicy {
   readonly algorithms: ReadonlySet<Algorithm>;
@@ -46,8 +46,8 @@ export function checkHeader(header: Readonly<Record<string, unknown>>, policy: H
 
   // RFC 8725 §2.1 / §3.1: an HMAC token against public keys is the HS/RS confusion attack.
   if (policy.keyMode === 'asymmetric' && /^hs\d+$/i.test(alg)) fail('ERR_JWT_ALG_KEY_CONFUSION', alg);
+  // A symmetric verifier's allowlist holds only HS* (checked by createVerifier), and vice versa.
   if (!isAlgorithm(alg) || !policy.algorithms.has(alg)) fail('ERR_JWT_ALG_NOT_ALLOWED', alg);
-  if (policy.keyMode === 'symmetric' && !isSymmetric(alg)) fail('ERR_JWT_ALG_NOT_ALLOWED', alg);
 
   // RFC 7797 §3: b64=false changes what is signed; guard never accepts it (even if `crit` lists it).
   if (has(header, 'b64') && header['b64'] !== true) fail('ERR_JWT_B64_UNSUPPORTED');

@@ -7,7 +7,3 @@ export function decodeBase64UrlStrict(segment: string): Buffer | undefined {
   const bytes = Buffer.from(segment, 'base64url');
   return bytes.toString('base64url') === segment ? bytes : undefined;
 }
-
-export function encodeBase64Url(bytes: Uint8Array | string): string {
-  return Buffer.from(bytes).toString('base64url');
-}
