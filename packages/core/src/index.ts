@@ -18,5 +18,6 @@ export {
   type ProblemInput,
 } from './http/problem.js';
 export type { AuditActor, AuditEvent, AuditOutcome, AuditSink, AuditTarget } from './audit/audit-event.js';
+export { buildAuditActor, emitAuditEvent } from './audit/emit-audit-event.js';
 export { createLogger, type Logger, type LoggerOptions } from './log/create-logger.js';
 export { REDACTED, isSensitiveKey, redactSecrets } from './log/redact.js';

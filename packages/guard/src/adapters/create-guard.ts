@@ -1,13 +1,16 @@
-import { timingSafeEqual } from 'node:crypto';
 import {
   GatehouseError,
+  buildAuditActor,
   createLogger,
+  emitAuditEvent,
   toErrorResponse,
+  type AuditEvent,
   type AuditSink,
   type HttpErrorResponse,
 } from '@gatehouse/core';
 import { createDpopVerifier, type DpopVerifier } from '../dpop/create-dpop-verifier.js';
 import { fail, isGuardError } from '../errors.js';
+import { equalsConstantTime } from '../lib/constant-time.js';
 import type { Verifier } from '../jwt/create-verifier.js';
 import type { Principal } from '../jwt/principal.js';
 import { confirmCertificateBinding } from '../mtls/certificate-binding.js';
@@ -71,12 +74,6 @@ export interface Guard {
 const CREDENTIALS = /^([A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]*) +([A-Za-z0-9\-._~+/]+=*)$/;
 const SCHEME = /^([A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]*)(?: |$)/;
 
-function sameText(a: string, b: string): boolean {
-  const left = Buffer.from(a);
-  const right = Buffer.from(b);
-  return left.length === right.length && timingSafeEqual(left, right);
-}
-
 const schemeOf = (request: GuardRequest): 'Bearer' | 'DPoP' | undefined => {
   const match = SCHEME.exec(request.authorization[0] ?? '');
   const scheme = match?.[1]?.toLowerCase();
@@ -113,30 +110,19 @@ export function createGuard(options: GuardOptions): Guard {
     reason?: string,
   ): void {
     if (options.audit === undefined) return;
-    const event = {
+    const event: AuditEvent = {
       time: new Date(now()).toISOString(),
       action: 'token.verify',
       outcome,
       component,
-      ...(principal === undefined
-        ? {}
-        : {
-            actor:
-              principal.clientId === undefined
-                ? { sub: principal.sub }
-                : { sub: principal.sub, clientId: principal.clientId },
-          }),
+      ...(principal === undefined ? {} : { actor: buildAuditActor(principal) }),
       ...(request.sourceIp === undefined ? {} : { sourceIp: request.sourceIp }),
       ...(request.requestId === undefined ? {} : { requestId: request.requestId }),
       ...(reason === undefined ? {} : { reason }),
     };
-    try {
-      void Promise.resolve(options.audit(event)).catch((err: unknown) => {
-        logger.error({ err }, 'audit sink failed');
-      });
-    } catch (err) {
+    emitAuditEvent(options.audit, event, (err) => {
       logger.error({ err }, 'audit sink failed');
-    }
+    });
   }
 
   async function authenticate(request: GuardRequest): Promise<Principal> {
@@ -170,7 +156,7 @@ export function createGuard(options: GuardOptions): Guard {
         { method: request.method, url: origin + request.path },
         token,
       );
-      if (!sameText(proof.jkt, jkt)) fail('ERR_DPOP_JKT_MISMATCH');
+      if (!equalsConstantTime(proof.jkt, jkt)) fail('ERR_DPOP_JKT_MISMATCH');
     } else if (scheme === 'DPoP') {
       fail('ERR_DPOP_TOKEN_NOT_BOUND');
     }

@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { GatehouseError } from '@gatehouse/core';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import { GuardError, fail, isGuardError } from '../errors.js';
@@ -7,6 +7,7 @@ import { checkHeader, type HeaderPolicy } from '../jws/check-header.js';
 import { parseCompactJws } from '../jws/parse-compact.js';
 import { verifySignature } from '../jws/verify-signature.js';
 import { importJwk } from '../jwks/import-jwk.js';
+import { equalsConstantTime } from '../lib/constant-time.js';
 import { parseJsonObject } from '../lib/strict-json.js';
 import { normalizeHtu } from './normalize-htu.js';
 import { MemoryReplayStore, type ReplayStore } from './replay-store.js';
@@ -75,12 +76,6 @@ function asProofError<T>(step: () => T): T {
   }
 }
 
-function sameText(a: string, b: string): boolean {
-  const left = Buffer.from(a);
-  const right = Buffer.from(b);
-  return left.length === right.length && timingSafeEqual(left, right);
-}
-
 /** Creates a DPoP proof verifier (RFC 9449) for resource servers and the token endpoint. */
 export function createDpopVerifier(options: DpopOptions = {}): DpopVerifier {
   const problems = checkOptions(options);
@@ -133,7 +128,7 @@ export function createDpopVerifier(options: DpopOptions = {}): DpopVerifier {
     if (accessToken !== undefined) {
       // RFC 9449 §4.2: ath = base64url(SHA-256(ASCII(access token))).
       const expectedAth = createHash('sha256').update(accessToken, 'ascii').digest('base64url');
-      if (typeof ath !== 'string' || !sameText(ath, expectedAth)) fail('ERR_DPOP_ATH_MISMATCH');
+      if (typeof ath !== 'string' || !equalsConstantTime(ath, expectedAth)) fail('ERR_DPOP_ATH_MISMATCH');
     }
 
     const jkt = await calculateJwkThumbprint(jwk, 'sha256');

@@ -1,5 +1,5 @@
-import { timingSafeEqual } from 'node:crypto';
 import { fail } from '../errors.js';
+import { equalsConstantTime } from '../lib/constant-time.js';
 import type { Principal } from '../jwt/principal.js';
 import type { PeerCertificate } from './peer-certificate.js';
 
@@ -14,10 +14,7 @@ export function confirmCertificateBinding(
   const bound = principal.cnf?.['x5t#S256'];
   if (bound === undefined) return;
   if (certificate === undefined) fail('ERR_MTLS_CERTIFICATE_REQUIRED');
-  const expected = Buffer.from(bound);
-  const actual = Buffer.from(certificate.thumbprint);
-  if (expected.length !== actual.length || !timingSafeEqual(expected, actual))
-    fail('ERR_MTLS_CERTIFICATE_MISMATCH');
+  if (!equalsConstantTime(bound, certificate.thumbprint)) fail('ERR_MTLS_CERTIFICATE_MISMATCH');
 }
 
 export interface PeerIdentityRule {

@@ -1,4 +1,4 @@
-import type { AuditEvent, AuditSink } from '@gatehouse/core';
+import { buildAuditActor, emitAuditEvent, type AuditEvent, type AuditSink } from '@gatehouse/core';
 import type { Principal } from '../jwt/principal.js';
 import type { Condition, QueryFilter } from './query-filter.js';
 import { describeRule, type Rule } from './rules.js';
@@ -98,21 +98,13 @@ export function createPolicy(options: PolicyOptions): Policy {
       action: 'authz.decision',
       outcome: decision.allow ? 'success' : 'failure',
       component,
-      actor:
-        principal.clientId === undefined
-          ? { sub: principal.sub }
-          : { sub: principal.sub, clientId: principal.clientId },
+      actor: buildAuditActor(principal),
       target,
       decision: decision.allow ? 'allow' : 'deny',
       reason: decision.reason,
       details: { operation: action },
     };
-    try {
-      const result = options.audit(event);
-      if (result instanceof Promise) result.catch((err: unknown) => options.onAuditError?.(err));
-    } catch (err) {
-      options.onAuditError?.(err);
-    }
+    emitAuditEvent(options.audit, event, (err) => options.onAuditError?.(err));
   }
 
   return {
