@@ -26,6 +26,7 @@ export {
   type Policy,
   type PolicyOptions,
   type PolicyPrincipal,
+  type PolicyRules,
   type Resource,
 } from './policy/create-policy.js';
 export { allOf, anyOf, owner, role, scope, tenant, describeRule, type Rule } from './policy/rules.js';

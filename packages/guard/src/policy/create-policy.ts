@@ -18,9 +18,10 @@ export interface Decision {
 
 export type PolicyPrincipal = Pick<Principal, 'sub' | 'clientId' | 'scopes' | 'roles' | 'tenant'>;
 
+/** resource type → action → rule (a list means any of them). Anything not listed is denied. */
+export type PolicyRules = Readonly<Record<string, Readonly<Record<string, Rule | readonly Rule[]>>>>;
+
 export interface PolicyOptions {
-  /** resource type → action → rule (a list means any of them). Anything not listed is denied. */
-  readonly rules: Readonly<Record<string, Readonly<Record<string, Rule | readonly Rule[]>>>>;
   /** Receives an `authz.decision` event for every decision. */
   readonly audit?: AuditSink;
   /** Component name in audit events (default `guard`). */
@@ -77,13 +78,13 @@ function holds(evaluated: Evaluated, resource: Resource): boolean {
  * Object-level authorization (OWASP API1 BOLA): deny unless a rule for the resource type and action
  * allows, and report every decision to the audit sink.
  */
-export function createPolicy(options: PolicyOptions): Policy {
+export function createPolicy(rules: PolicyRules, options: PolicyOptions = {}): Policy {
   const component = options.component ?? 'guard';
   const now = options.now ?? Date.now;
   const rulesFor = (type: string, action: string): readonly Rule[] | undefined => {
-    const byAction = Object.hasOwn(options.rules, type) ? options.rules[type] : undefined;
-    const rules = byAction !== undefined && Object.hasOwn(byAction, action) ? byAction[action] : undefined;
-    return rules === undefined ? undefined : Array.isArray(rules) ? rules : [rules as Rule];
+    const byAction = Object.hasOwn(rules, type) ? rules[type] : undefined;
+    const listed = byAction !== undefined && Object.hasOwn(byAction, action) ? byAction[action] : undefined;
+    return listed === undefined ? undefined : Array.isArray(listed) ? listed : [listed as Rule];
   };
 
   function emit(

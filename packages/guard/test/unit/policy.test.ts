@@ -11,6 +11,7 @@ import {
   scope,
   tenant,
   type PolicyOptions,
+  type PolicyRules,
   type PolicyPrincipal,
   type Resource,
 } from '../../src/index.js';
@@ -33,7 +34,7 @@ const root = p('root', { roles: ['admin'] });
 const erin = p('erin', { roles: ['support'], scopes: ['orders:refund'], tenant: 't2' });
 const PRINCIPALS = { alice, bob, carol, dave, root, erin };
 
-const RULES: PolicyOptions['rules'] = {
+const RULES: PolicyRules = {
   orders: {
     // Any of: the owner, support staff, or someone of the same tenant with the read scope.
     read: [owner(), role('admin', 'support'), allOf(tenant(), scope('orders:read'))],
@@ -60,8 +61,7 @@ function setup(extra: Partial<PolicyOptions> = {}): {
   events: AuditEvent[];
 } {
   const events: AuditEvent[] = [];
-  const policy = createPolicy({
-    rules: RULES,
+  const policy = createPolicy(RULES, {
     audit: (event) => void events.push(event),
     now: () => NOW_MS,
     ...extra,
@@ -305,7 +305,7 @@ describe('createPolicy — authorize', () => {
   });
 
   it('works without an audit sink', () => {
-    const policy = createPolicy({ rules: RULES });
+    const policy = createPolicy(RULES);
     expect(policy.authorize(alice, 'read', order('o1', 'alice')).allow).toBe(true);
     expect(policy.filter(alice, 'update', 'orders')).toEqual({
       kind: 'where',
@@ -396,8 +396,7 @@ describe('createPolicy — audit', () => {
   it('a sink that throws: onAuditError is told, the decision stands', () => {
     const failures: unknown[] = [];
     const boom = new Error('sink down');
-    const policy = createPolicy({
-      rules: RULES,
+    const policy = createPolicy(RULES, {
       audit: () => {
         throw boom;
       },
@@ -415,8 +414,7 @@ describe('createPolicy — audit', () => {
   it('a sink that rejects: onAuditError is told, the decision stands', async () => {
     const failures: unknown[] = [];
     const boom = new Error('sink down');
-    const policy = createPolicy({
-      rules: RULES,
+    const policy = createPolicy(RULES, {
       audit: () => Promise.reject(boom),
       onAuditError: (err) => failures.push(err),
     });
@@ -426,22 +424,20 @@ describe('createPolicy — audit', () => {
   });
 
   it('a failing sink without onAuditError neither throws nor leaves an unhandled rejection', async () => {
-    const throwing = createPolicy({
-      rules: RULES,
+    const throwing = createPolicy(RULES, {
       audit: () => {
         throw new Error('sink down');
       },
     });
     expect(throwing.authorize(alice, 'read', order('o1', 'alice')).allow).toBe(true);
-    const rejecting = createPolicy({ rules: RULES, audit: () => Promise.reject(new Error('sink down')) });
+    const rejecting = createPolicy(RULES, { audit: () => Promise.reject(new Error('sink down')) });
     expect(rejecting.authorize(bob, 'read', order('o1', 'alice')).allow).toBe(true);
     await new Promise((resolve) => setImmediate(resolve));
   });
 
   it('an async sink that resolves is fine', async () => {
     const seen: string[] = [];
-    const policy = createPolicy({
-      rules: RULES,
+    const policy = createPolicy(RULES, {
       audit: async (event) => {
         await Promise.resolve();
         seen.push(event.reason ?? '');
