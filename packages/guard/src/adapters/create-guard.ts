@@ -102,6 +102,9 @@ export function createGuard(options: GuardOptions): Guard {
   const component = options.component ?? 'guard';
   const now = options.now ?? Date.now;
   const schemes = dpop === undefined ? (['Bearer'] as const) : (['Bearer', 'DPoP'] as const);
+  // Who a refused request acted for, when the token itself was valid (e.g. a missing scope):
+  // the audit event of the refusal then names the actor.
+  const actors = new WeakMap<object, Principal>();
 
   function audit(
     request: GuardRequest,
@@ -138,6 +141,22 @@ export function createGuard(options: GuardOptions): Guard {
     const token = match[2] as string;
 
     const principal = await verifier.verify(token);
+    try {
+      await checkBindingsAndScopes(request, scheme, token, principal);
+    } catch (err) {
+      if (typeof err === 'object' && err !== null) actors.set(err, principal);
+      throw err;
+    }
+    audit(request, 'success', principal);
+    return principal;
+  }
+
+  async function checkBindingsAndScopes(
+    request: GuardRequest,
+    scheme: 'Bearer' | 'DPoP',
+    token: string,
+    principal: Principal,
+  ): Promise<void> {
     const jkt = principal.cnf?.jkt;
     if (jkt !== undefined) {
       // RFC 9449 §7.1: a DPoP-bound token is never good as a bearer token.
@@ -162,8 +181,6 @@ export function createGuard(options: GuardOptions): Guard {
     }
     confirmCertificateBinding(principal, request.peerCertificate);
     requireScopes(principal, scopes, { mode: scopeMode });
-    audit(request, 'success', principal);
-    return principal;
   }
 
   function refuse(err: unknown, request: GuardRequest): HttpErrorResponse {
@@ -191,7 +208,7 @@ export function createGuard(options: GuardOptions): Guard {
     if (response.status >= 500)
       logger.error(isGuardError(err) ? context : { ...context, err }, 'request refused');
     else logger.info(context, 'request refused');
-    audit(request, 'failure', undefined, reason);
+    audit(request, 'failure', typeof err === 'object' && err !== null ? actors.get(err) : undefined, reason);
     return response;
   }
 

@@ -46,6 +46,18 @@ const dpopError = (error: string, description: string): string =>
 const INVALID_TOKEN_TEXT = 'The access token is invalid';
 const INVALID_REQUEST_TEXT = 'The request is malformed';
 const INVALID_PROOF_TEXT = 'The DPoP proof is invalid';
+/** Refusals that happen after the token verified: their audit events name the actor. */
+const TOKEN_VERIFIED_CODES: ReadonlySet<string> = new Set([
+  'ERR_INSUFFICIENT_SCOPE',
+  'ERR_DPOP_BINDING_REQUIRED',
+  'ERR_DPOP_PROOF_MISSING',
+  'ERR_DPOP_MULTIPLE_PROOFS',
+  'ERR_DPOP_HTU_MISMATCH',
+  'ERR_DPOP_TOKEN_NOT_BOUND',
+  'ERR_DPOP_JKT_MISMATCH',
+  'ERR_MTLS_CERTIFICATE_REQUIRED',
+  'ERR_MTLS_CERTIFICATE_MISMATCH',
+]);
 
 const issuerKey = createTestKey('ES256');
 // Same kid, other private key: a forged signature over well-formed claims.
@@ -341,12 +353,17 @@ describe.each(ADAPTERS)('%s adapter: one behaviour table for every framework', (
           object: expect.objectContaining({ code: testCase.code, method: 'GET' }),
         }),
       ]);
+      // A refusal after the token itself verified (scope, DPoP, binding) names who was refused.
+      const actor = TOKEN_VERIFIED_CODES.has(testCase.code)
+        ? { actor: { sub: 'user-1', clientId: 'client-1' } }
+        : {};
       expect(audited).toEqual([
         {
           time: new Date(NOW_MS).toISOString(),
           action: 'token.verify',
           outcome: 'failure',
           component: 'guard',
+          ...actor,
           sourceIp: '127.0.0.1',
           requestId,
           reason: testCase.code,
