@@ -21,3 +21,23 @@ export type { AuditActor, AuditEvent, AuditOutcome, AuditSink, AuditTarget } fro
 export { buildAuditActor, emitAuditEvent } from './audit/emit-audit-event.js';
 export { createLogger, type Logger, type LoggerOptions } from './log/create-logger.js';
 export { REDACTED, isSensitiveKey, redactSecrets } from './log/redact.js';
+export { hashToken, randomToken } from './crypto/random-token.js';
+export { openSecret, sealSecret } from './crypto/seal.js';
+export {
+  dummyPasswordHash,
+  hashPassword,
+  verifyPassword,
+  type PasswordHashOptions,
+} from './crypto/password.js';
+export {
+  openSqlDatabase,
+  type SqlDatabase,
+  type SqlDatabaseOptions,
+  type SqlEngine,
+} from './store/sql-database.js';
+export { migrateToLatest } from './store/migrate.js';
+export { sharedReplayStore, type SharedState } from './store/shared-state.js';
+export { createMemorySharedState, type MemorySharedStateOptions } from './store/memory-shared-state.js';
+export { createRedisSharedState, type RedisSharedStateOptions } from './store/redis-shared-state.js';
+export { openSharedState, type SharedStateOptions } from './store/open-shared-state.js';
+export { loadConfigFile, parseConfig } from './config/load-config.js';

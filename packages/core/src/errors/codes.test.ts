@@ -17,13 +17,15 @@ describe('ERROR_CODES registry', () => {
     for (const code of codes) expect(code).toMatch(/^ERR_[A-Z0-9_]+$/);
   });
 
-  it('every 503 code carries a Retry-After hint and no OAuth error', () => {
+  it('every 503 code carries a Retry-After hint; only the authorization server names an OAuth error', () => {
     const unavailable = codes.filter((code) => ERROR_CODES[code].status === 503);
     expect(unavailable.length).toBeGreaterThan(0);
     for (const code of unavailable) {
       const info: ErrorCodeInfo = ERROR_CODES[code];
       expect(info.retryAfterSec).toBeGreaterThan(0);
-      expect(info.oauthError).toBeUndefined();
+      expect(info.oauthError).toBe(
+        code === 'ERR_OAUTH_TEMPORARILY_UNAVAILABLE' ? 'temporarily_unavailable' : undefined,
+      );
     }
   });
 
@@ -84,5 +86,102 @@ describe('statusForCode', () => {
     ['ERR_CONFIG_INVALID', 500],
   ] as const)('%s -> %i', (code, status) => {
     expect(statusForCode(code)).toBe(status);
+  });
+});
+
+describe('authorization-server and store codes', () => {
+  const cases: Array<{
+    code: ErrorCode;
+    status: number;
+    oauthError?: string;
+    retryAfterSec?: number;
+    source: string;
+  }> = [
+    { code: 'ERR_OAUTH_INVALID_CLIENT', status: 401, oauthError: 'invalid_client', source: 'RFC 6749 §5.2' },
+    { code: 'ERR_OAUTH_INVALID_GRANT', status: 400, oauthError: 'invalid_grant', source: 'RFC 6749 §5.2' },
+    {
+      code: 'ERR_OAUTH_UNAUTHORIZED_CLIENT',
+      status: 400,
+      oauthError: 'unauthorized_client',
+      source: 'RFC 6749 §5.2',
+    },
+    {
+      code: 'ERR_OAUTH_UNSUPPORTED_GRANT_TYPE',
+      status: 400,
+      oauthError: 'unsupported_grant_type',
+      source: 'RFC 6749 §5.2',
+    },
+    {
+      code: 'ERR_OAUTH_UNSUPPORTED_RESPONSE_TYPE',
+      status: 400,
+      oauthError: 'unsupported_response_type',
+      source: 'RFC 6749 §4.1.2.1',
+    },
+    {
+      code: 'ERR_OAUTH_UNSUPPORTED_TOKEN_TYPE',
+      status: 400,
+      oauthError: 'unsupported_token_type',
+      source: 'RFC 7009 §2.2.1',
+    },
+    { code: 'ERR_OAUTH_INVALID_SCOPE', status: 400, oauthError: 'invalid_scope', source: 'RFC 6749 §5.2' },
+    { code: 'ERR_OAUTH_INVALID_TARGET', status: 400, oauthError: 'invalid_target', source: 'RFC 8707 §2' },
+    {
+      code: 'ERR_OAUTH_INVALID_REQUEST_URI',
+      status: 400,
+      oauthError: 'invalid_request_uri',
+      source: 'RFC 9126 §2.2',
+    },
+    {
+      code: 'ERR_OAUTH_REQUEST_NOT_SUPPORTED',
+      status: 400,
+      oauthError: 'request_not_supported',
+      source: 'OpenID Connect Core §3.1.2.6',
+    },
+    {
+      code: 'ERR_OAUTH_ACCESS_DENIED',
+      status: 403,
+      oauthError: 'access_denied',
+      source: 'RFC 6749 §4.1.2.1',
+    },
+    {
+      code: 'ERR_OAUTH_LOGIN_REQUIRED',
+      status: 400,
+      oauthError: 'login_required',
+      source: 'OpenID Connect Core §3.1.2.6',
+    },
+    {
+      code: 'ERR_OAUTH_CONSENT_REQUIRED',
+      status: 400,
+      oauthError: 'consent_required',
+      source: 'OpenID Connect Core §3.1.2.6',
+    },
+    { code: 'ERR_OAUTH_USE_DPOP_NONCE', status: 400, oauthError: 'use_dpop_nonce', source: 'RFC 9449 §8' },
+    {
+      code: 'ERR_OAUTH_INVALID_DPOP_PROOF',
+      status: 400,
+      oauthError: 'invalid_dpop_proof',
+      source: 'RFC 9449 §5',
+    },
+    { code: 'ERR_OAUTH_SERVER_ERROR', status: 500, oauthError: 'server_error', source: 'RFC 6749 §4.1.2.1' },
+    {
+      code: 'ERR_OAUTH_TEMPORARILY_UNAVAILABLE',
+      status: 503,
+      oauthError: 'temporarily_unavailable',
+      retryAfterSec: 5,
+      source: 'RFC 6749 §4.1.2.1',
+    },
+    { code: 'ERR_OAUTH_LOGIN_FAILED', status: 401, source: 'login form' },
+    { code: 'ERR_OAUTH_ACCOUNT_LOCKED', status: 429, retryAfterSec: 60, source: 'RFC 6585 §4' },
+    { code: 'ERR_OAUTH_CSRF_INVALID', status: 403, source: 'login form' },
+    { code: 'ERR_STORE_UNAVAILABLE', status: 503, retryAfterSec: 5, source: 'RFC 9110 §15.6.4' },
+    { code: 'ERR_STORE_CORRUPT', status: 500, source: 'RFC 9110 §15.6.1' },
+    { code: 'ERR_STORE_MIGRATION_FAILED', status: 500, source: 'RFC 9110 §15.6.1' },
+  ];
+
+  it.each(cases)('$code -> $status $oauthError ($source)', ({ code, status, oauthError, retryAfterSec }) => {
+    const info: ErrorCodeInfo = ERROR_CODES[code];
+    expect(info.status).toBe(status);
+    expect(info.oauthError).toBe(oauthError);
+    expect(info.retryAfterSec).toBe(retryAfterSec);
   });
 });

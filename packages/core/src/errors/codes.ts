@@ -18,6 +18,15 @@ export type OAuthErrorCode =
   | 'unauthorized_client'
   | 'unsupported_grant_type'
   | 'invalid_scope'
+  | 'invalid_target'
+  | 'unsupported_response_type'
+  | 'unsupported_token_type'
+  | 'invalid_request_uri'
+  | 'request_not_supported'
+  | 'login_required'
+  | 'consent_required'
+  | 'interaction_required'
+  | 'use_dpop_nonce'
   | 'access_denied'
   | 'server_error'
   | 'temporarily_unavailable';
@@ -58,6 +67,94 @@ export const ERROR_CODES = {
     oauthError: 'insufficient_scope',
     message: 'the access token lacks a required scope',
   },
+
+  // OAUTH — authorization server (RFC 6749 §4.1.2.1, §5.2; RFC 8707 §2; RFC 9126 §2.2; RFC 9449 §8;
+  // OpenID Connect Core §3.1.2.6). Each answers with a JSON body naming only the error.
+  ERR_OAUTH_INVALID_CLIENT: {
+    status: 401,
+    oauthError: 'invalid_client',
+    message: 'client authentication failed',
+  },
+  ERR_OAUTH_INVALID_GRANT: {
+    status: 400,
+    oauthError: 'invalid_grant',
+    message: 'grant invalid, expired or revoked',
+  },
+  ERR_OAUTH_UNAUTHORIZED_CLIENT: {
+    status: 400,
+    oauthError: 'unauthorized_client',
+    message: 'client not allowed to use this grant or response type',
+  },
+  ERR_OAUTH_UNSUPPORTED_GRANT_TYPE: {
+    status: 400,
+    oauthError: 'unsupported_grant_type',
+    message: 'grant type not supported',
+  },
+  ERR_OAUTH_UNSUPPORTED_RESPONSE_TYPE: {
+    status: 400,
+    oauthError: 'unsupported_response_type',
+    message: 'response type not supported',
+  },
+  ERR_OAUTH_UNSUPPORTED_TOKEN_TYPE: {
+    status: 400,
+    oauthError: 'unsupported_token_type',
+    message: 'token type not supported',
+  },
+  ERR_OAUTH_INVALID_SCOPE: {
+    status: 400,
+    oauthError: 'invalid_scope',
+    message: 'scope invalid or not allowed',
+  },
+  ERR_OAUTH_INVALID_TARGET: { status: 400, oauthError: 'invalid_target', message: 'resource not allowed' },
+  ERR_OAUTH_INVALID_REQUEST_URI: {
+    status: 400,
+    oauthError: 'invalid_request_uri',
+    message: 'pushed authorization request unknown or expired',
+  },
+  ERR_OAUTH_REQUEST_NOT_SUPPORTED: {
+    status: 400,
+    oauthError: 'request_not_supported',
+    message: 'request objects are not supported',
+  },
+  ERR_OAUTH_ACCESS_DENIED: {
+    status: 403,
+    oauthError: 'access_denied',
+    message: 'the user or policy denied access',
+  },
+  ERR_OAUTH_LOGIN_REQUIRED: {
+    status: 400,
+    oauthError: 'login_required',
+    message: 'no session and prompt=none',
+  },
+  ERR_OAUTH_CONSENT_REQUIRED: {
+    status: 400,
+    oauthError: 'consent_required',
+    message: 'consent needed and prompt=none',
+  },
+  ERR_OAUTH_USE_DPOP_NONCE: {
+    status: 400,
+    oauthError: 'use_dpop_nonce',
+    message: 'a fresh DPoP nonce is required',
+  },
+  ERR_OAUTH_INVALID_DPOP_PROOF: {
+    status: 400,
+    oauthError: 'invalid_dpop_proof',
+    message: 'DPoP proof invalid at the token endpoint',
+  },
+  ERR_OAUTH_SERVER_ERROR: { status: 500, oauthError: 'server_error', message: 'unexpected server error' },
+  ERR_OAUTH_TEMPORARILY_UNAVAILABLE: {
+    status: 503,
+    oauthError: 'temporarily_unavailable',
+    message: 'a store the server depends on is unavailable',
+    retryAfterSec: 5,
+  },
+  ERR_OAUTH_LOGIN_FAILED: { status: 401, message: 'wrong username or password' },
+  ERR_OAUTH_ACCOUNT_LOCKED: {
+    status: 429,
+    message: 'too many failed logins; temporarily locked',
+    retryAfterSec: 60,
+  },
+  ERR_OAUTH_CSRF_INVALID: { status: 403, message: 'form submitted without a valid CSRF token' },
 
   // JWT — structure and encoding (RFC 7515 §5.2, RFC 7519 §7.2, RFC 8725 §3)
   ERR_JWT_MALFORMED: invalidToken('token is not a compact JWS'),
@@ -126,6 +223,11 @@ export const ERROR_CODES = {
 
   // AUTHZ
   ERR_AUTHZ_DENIED: { status: 403, message: 'access denied by policy' },
+
+  // STORE
+  ERR_STORE_UNAVAILABLE: unavailable('a durable or shared store is unreachable'),
+  ERR_STORE_CORRUPT: { status: 500, message: 'stored data failed an integrity check' },
+  ERR_STORE_MIGRATION_FAILED: { status: 500, message: 'database migration failed' },
 
   // CONFIG
   ERR_CONFIG_INVALID: { status: 500, message: 'invalid configuration' },

@@ -37,6 +37,14 @@ function parseRows(markdown: string): Row[] {
 /** The response shape (named in the doc's shapes table) a code gets from toErrorResponse. */
 function expectedShape(code: ErrorCode, info: ErrorCodeInfo): string {
   if (code === 'ERR_OAUTH_TOKEN_MISSING') return 'Bare challenge';
+  // Authorization-server errors: an RFC 6749 §5.2 JSON body, no challenge.
+  if (
+    code.startsWith('ERR_OAUTH_') &&
+    code !== 'ERR_OAUTH_INVALID_REQUEST' &&
+    info.oauthError !== undefined
+  ) {
+    return 'OAuth error';
+  }
   switch (info.oauthError) {
     case 'invalid_token':
       return 'OAuth token error';

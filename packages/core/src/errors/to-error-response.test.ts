@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { HttpErrorResponse } from '../http/problem.js';
-import { ERROR_CODES, type ErrorCode } from './codes.js';
+import { ERROR_CODES, type ErrorCode, type ErrorCodeInfo, type OAuthErrorCode } from './codes.js';
 import { GatehouseError } from './gatehouse-error.js';
 import { toErrorResponse, type ErrorResponseOptions } from './to-error-response.js';
 
@@ -283,3 +283,198 @@ describe('toErrorResponse', () => {
     ]);
   });
 });
+
+/** The one public description per OAuth error: fixed text, never request data. */
+const DESCRIPTIONS: Readonly<Record<Exclude<OAuthErrorCode, 'interaction_required'>, string>> = {
+  invalid_request: 'The request is malformed',
+  invalid_token: 'The access token is invalid',
+  insufficient_scope: 'The access token does not grant the required scope',
+  invalid_dpop_proof: 'The DPoP proof is invalid',
+  invalid_client: 'Client authentication failed',
+  invalid_grant: 'The grant is invalid, expired or revoked',
+  unauthorized_client: 'The client is not allowed to use this grant or response type',
+  unsupported_grant_type: 'The grant type is not supported',
+  unsupported_response_type: 'The response type is not supported',
+  unsupported_token_type: 'The token type is not supported',
+  invalid_scope: 'The requested scope is invalid',
+  invalid_target: 'The requested resource is invalid',
+  invalid_request_uri: 'The request_uri is invalid or expired',
+  request_not_supported: 'Request objects are not supported',
+  access_denied: 'Access denied',
+  login_required: 'Login required',
+  consent_required: 'Consent required',
+  use_dpop_nonce: 'Authorization server requires nonce in DPoP proof',
+  server_error: 'Unexpected error',
+  temporarily_unavailable: 'The service is temporarily unavailable',
+};
+
+const AS: ErrorResponseOptions = {
+  role: 'authorization-server',
+  realm: 'api',
+  instance: 'req-9',
+  scope: ['a'],
+};
+const allCodes = Object.keys(ERROR_CODES) as ErrorCode[];
+const oauthCodes = allCodes.filter((code) => (ERROR_CODES[code] as ErrorCodeInfo).oauthError !== undefined);
+
+describe('toErrorResponse as the authorization server (RFC 6749 §5.2)', () => {
+  it.each(oauthCodes)('%s: JSON error body with the fixed description, no challenge', (code) => {
+    const info: ErrorCodeInfo = ERROR_CODES[code];
+    const response = toErrorResponse(new GatehouseError(code, { detail: DETAIL }), AS);
+    expect(response.status).toBe(info.status);
+    expect(header(response, 'content-type')).toBe('application/json');
+    expect(header(response, 'cache-control')).toBe('no-store');
+    expect(header(response, 'www-authenticate')).toBeUndefined();
+    expect(header(response, 'retry-after')).toBe(info.retryAfterSec === undefined ? undefined : '5');
+    const error = info.oauthError as keyof typeof DESCRIPTIONS;
+    expect(json(response)).toEqual({ error, error_description: DESCRIPTIONS[error] });
+  });
+
+  const servers: Array<{ name: string; source: string; code: ErrorCode; status: number; error: string }> = [
+    {
+      name: 'store down',
+      source: 'RFC 6749 §4.1.2.1',
+      code: 'ERR_STORE_UNAVAILABLE',
+      status: 503,
+      error: 'temporarily_unavailable',
+    },
+    {
+      name: 'key set unavailable',
+      source: 'RFC 6749 §4.1.2.1',
+      code: 'ERR_JWKS_FETCH_FAILED',
+      status: 503,
+      error: 'temporarily_unavailable',
+    },
+    {
+      name: 'corrupt row',
+      source: 'RFC 6749 §4.1.2.1',
+      code: 'ERR_STORE_CORRUPT',
+      status: 500,
+      error: 'server_error',
+    },
+    {
+      name: 'migration failed',
+      source: 'RFC 6749 §4.1.2.1',
+      code: 'ERR_STORE_MIGRATION_FAILED',
+      status: 500,
+      error: 'server_error',
+    },
+    {
+      name: 'bad configuration',
+      source: 'RFC 6749 §4.1.2.1',
+      code: 'ERR_CONFIG_INVALID',
+      status: 500,
+      error: 'server_error',
+    },
+    {
+      name: 'internal error',
+      source: 'RFC 6749 §4.1.2.1',
+      code: 'ERR_INTERNAL',
+      status: 500,
+      error: 'server_error',
+    },
+  ];
+
+  it.each(servers)('$name ($code): $status $error ($source)', ({ code, status, error }) => {
+    const response = toErrorResponse(new GatehouseError(code, { detail: DETAIL }), AS);
+    expect(response.status).toBe(status);
+    expect(header(response, 'content-type')).toBe('application/json');
+    expect(header(response, 'cache-control')).toBe('no-store');
+    expect(header(response, 'retry-after')).toBe(status === 503 ? '5' : undefined);
+    expect(header(response, 'www-authenticate')).toBeUndefined();
+    expect(json(response)).toEqual({
+      error,
+      error_description: DESCRIPTIONS[error as keyof typeof DESCRIPTIONS],
+    });
+  });
+
+  it.each(notRaisedOnPurposeCases())('$name: server_error 500, nothing of it sent', ({ thrown }) => {
+    const response = toErrorResponse(thrown, AS);
+    expect(response.status).toBe(500);
+    expect(header(response, 'content-type')).toBe('application/json');
+    expect(header(response, 'cache-control')).toBe('no-store');
+    expect(json(response)).toEqual({ error: 'server_error', error_description: 'Unexpected error' });
+  });
+
+  it('a non-OAuth 4xx stays an RFC 9457 problem with its code (login form errors)', () => {
+    const locked = toErrorResponse(new GatehouseError('ERR_OAUTH_ACCOUNT_LOCKED'), AS);
+    expect(locked.status).toBe(429);
+    expect(header(locked, 'content-type')).toBe('application/problem+json');
+    expect(header(locked, 'retry-after')).toBe('60');
+    expect(json(locked)).toEqual({
+      type: 'about:blank',
+      title: 'Too Many Requests',
+      status: 429,
+      instance: 'req-9',
+      code: 'ERR_OAUTH_ACCOUNT_LOCKED',
+    });
+    const csrf = toErrorResponse(new GatehouseError('ERR_OAUTH_CSRF_INVALID'), AS);
+    expect(json(csrf)).toMatchObject({ status: 403, code: 'ERR_OAUTH_CSRF_INVALID' });
+  });
+
+  it('never sends the detail, cause, fixed message of a 5xx or a stack, for any code', () => {
+    for (const code of allCodes) {
+      const err = new GatehouseError(code, { detail: DETAIL, cause: new Error('CAUSE-SENTINEL') });
+      const response = toErrorResponse(err, AS);
+      const everything = `${response.body}\n${JSON.stringify(response.headers)}`;
+      expect(everything, code).not.toContain('DETAIL-SENTINEL');
+      expect(everything, code).not.toContain('CAUSE-SENTINEL');
+      expect(response.body, code).not.toContain('"stack"');
+      expect(response.status, code).toBe(ERROR_CODES[code].status);
+      if (response.status >= 500) {
+        expect(response.body, code).not.toContain(ERROR_CODES[code].message);
+        expect(response.body, code).not.toContain(code);
+        expect(Object.keys(json(response)).sort(), code).toEqual(['error', 'error_description']);
+      }
+    }
+  });
+});
+
+describe('toErrorResponse as a resource server answering an authorization-server code', () => {
+  const cases: Array<{
+    code: ErrorCode;
+    status: number;
+    error: keyof typeof DESCRIPTIONS;
+    retryAfter?: string;
+  }> = [
+    { code: 'ERR_OAUTH_INVALID_GRANT', status: 400, error: 'invalid_grant' },
+    { code: 'ERR_OAUTH_INVALID_CLIENT', status: 401, error: 'invalid_client' },
+    { code: 'ERR_OAUTH_ACCESS_DENIED', status: 403, error: 'access_denied' },
+    {
+      code: 'ERR_OAUTH_TEMPORARILY_UNAVAILABLE',
+      status: 503,
+      error: 'temporarily_unavailable',
+      retryAfter: '5',
+    },
+  ];
+
+  it.each(cases)(
+    '$code: JSON OAuth body, no bearer challenge (RFC 6749 §5.2)',
+    ({ code, status, error, retryAfter }) => {
+      const response = toErrorResponse(new GatehouseError(code, { detail: DETAIL }), { realm: 'api' });
+      expect(response.status).toBe(status);
+      expect(header(response, 'content-type')).toBe('application/json');
+      expect(header(response, 'cache-control')).toBe('no-store');
+      expect(header(response, 'www-authenticate')).toBeUndefined();
+      expect(header(response, 'retry-after')).toBe(retryAfter);
+      expect(json(response)).toEqual({ error, error_description: DESCRIPTIONS[error] });
+    },
+  );
+
+  it('the explicit resource-server role is the default', () => {
+    const err = new GatehouseError('ERR_JWT_EXPIRED');
+    expect(toErrorResponse(err, { role: 'resource-server' })).toEqual(toErrorResponse(err));
+  });
+});
+
+function notRaisedOnPurposeCases(): Array<{ name: string; thrown: unknown }> {
+  return [
+    { name: 'a plain Error', thrown: new Error(`db password=hunter2 ${DETAIL}`) },
+    { name: 'a thrown string', thrown: DETAIL },
+    { name: 'undefined', thrown: undefined },
+    {
+      name: 'an error-shaped object',
+      thrown: { code: 'ERR_OAUTH_INVALID_GRANT', status: 400, message: DETAIL },
+    },
+  ];
+}

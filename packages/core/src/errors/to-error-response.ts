@@ -18,6 +18,12 @@ export interface ErrorResponseOptions {
   readonly scope?: readonly string[];
   /** RFC 9457 `instance`, e.g. the request id. */
   readonly instance?: string;
+  /**
+   * Who answers (default `resource-server`). An authorization server answers every OAuth error
+   * with an RFC 6749 §5.2 JSON body and no bearer challenge, and 5xx as `server_error` /
+   * `temporarily_unavailable` JSON.
+   */
+  readonly role?: 'resource-server' | 'authorization-server';
 }
 
 /**
@@ -29,6 +35,23 @@ const PUBLIC_DESCRIPTIONS: Readonly<Partial<Record<OAuthErrorCode, string>>> = {
   invalid_token: 'The access token is invalid',
   insufficient_scope: 'The access token does not grant the required scope',
   invalid_dpop_proof: 'The DPoP proof is invalid',
+  invalid_client: 'Client authentication failed',
+  invalid_grant: 'The grant is invalid, expired or revoked',
+  unauthorized_client: 'The client is not allowed to use this grant or response type',
+  unsupported_grant_type: 'The grant type is not supported',
+  unsupported_response_type: 'The response type is not supported',
+  unsupported_token_type: 'The token type is not supported',
+  invalid_scope: 'The requested scope is invalid',
+  invalid_target: 'The requested resource is invalid',
+  invalid_request_uri: 'The request_uri is invalid or expired',
+  request_not_supported: 'Request objects are not supported',
+  access_denied: 'Access denied',
+  login_required: 'Login required',
+  consent_required: 'Consent required',
+  interaction_required: 'Interaction required',
+  use_dpop_nonce: 'Authorization server requires nonce in DPoP proof',
+  server_error: 'Unexpected error',
+  temporarily_unavailable: 'The service is temporarily unavailable',
 };
 
 const RESOURCE_ERRORS: ReadonlySet<OAuthErrorCode> = new Set([
@@ -64,11 +87,20 @@ function challenges(options: ErrorResponseOptions, error?: OAuthErrorCode): stri
  * on purpose (its detail belongs in the log, never in the response).
  */
 export function toErrorResponse(err: unknown, options: ErrorResponseOptions = {}): HttpErrorResponse {
+  const asServer = options.role === 'authorization-server';
   if (!isGatehouseError(err)) {
-    return buildProblemResponse({ status: 500, ...instanceOf(options) });
+    return asServer
+      ? oauthResponse(500, 'server_error')
+      : buildProblemResponse({ status: 500, ...instanceOf(options) });
   }
   const info: ErrorCodeInfo = ERROR_CODES[err.code];
   const { status, oauthError } = info;
+
+  if (asServer) {
+    if (oauthError !== undefined) return oauthResponse(status, oauthError, info.retryAfterSec);
+    if (status === 503) return oauthResponse(503, 'temporarily_unavailable', info.retryAfterSec);
+    if (status >= 500) return oauthResponse(status, 'server_error');
+  }
 
   if (err.code === 'ERR_OAUTH_TOKEN_MISSING') {
     // RFC 6750 §3.1: no error code when the request carried no credentials at all.
@@ -89,6 +121,7 @@ export function toErrorResponse(err: unknown, options: ErrorResponseOptions = {}
     const body = { error: oauthError, error_description: PUBLIC_DESCRIPTIONS[oauthError] };
     return { status, headers, body: JSON.stringify(body) };
   }
+  if (oauthError !== undefined) return oauthResponse(status, oauthError, info.retryAfterSec);
 
   const headers: Record<string, string> = {};
   if (info.retryAfterSec !== undefined) headers['retry-after'] = String(info.retryAfterSec);
@@ -101,6 +134,13 @@ export function toErrorResponse(err: unknown, options: ErrorResponseOptions = {}
     },
     headers,
   );
+}
+
+/** RFC 6749 §5.2 error response: the error and its one public description, never cached. */
+function oauthResponse(status: number, error: OAuthErrorCode, retryAfterSec?: number): HttpErrorResponse {
+  const headers: Record<string, string> = { 'content-type': 'application/json', 'cache-control': 'no-store' };
+  if (retryAfterSec !== undefined) headers['retry-after'] = String(retryAfterSec);
+  return { status, headers, body: JSON.stringify({ error, error_description: PUBLIC_DESCRIPTIONS[error] }) };
 }
 
 function instanceOf(options: ErrorResponseOptions): { instance?: string } {
