@@ -1,0 +1,72 @@
+import { randomUUID } from 'node:crypto';
+import { buildProblem, type Logger } from '@gatehouse/core';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { createClientStore } from '../clients/client-store.js';
+import type { AuthServerDeps } from '../context.js';
+import type { KeyService } from '../keys/key-service.js';
+import { createUserStore } from '../users/user-store.js';
+import { createAdminOperations, type AdminOperations } from './admin-operations.js';
+import { MIN_ADMIN_TOKEN_LENGTH } from './admin-token.js';
+import { registerAdminRoutes } from './routes.js';
+
+export interface CreateAdminAppOptions {
+  readonly logger: Logger;
+  readonly deps: Pick<AuthServerDeps, 'audit' | 'now' | 'logger'>;
+  readonly operations: AdminOperations;
+  readonly adminToken: string | undefined;
+}
+
+/**
+ * The admin listener's HTTP shell (a separate Fastify instance from the issuer's, bound to its own
+ * address, loopback by default): JSON only, no caching, problem+json for unknown paths.
+ */
+export function createAdminApp(options: CreateAdminAppOptions): FastifyInstance {
+  const logger: FastifyBaseLogger = options.logger;
+  const app = Fastify({
+    loggerInstance: logger,
+    bodyLimit: 64 * 1024,
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    trustProxy: false,
+    return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: false, caseSensitive: true },
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    void reply.header('cache-control', 'no-store');
+    void reply.header('x-content-type-options', 'nosniff');
+    void reply.header('referrer-policy', 'no-referrer');
+  });
+  app.setNotFoundHandler((_request, reply) =>
+    reply
+      .code(404)
+      .header('content-type', 'application/problem+json')
+      .send(JSON.stringify(buildProblem({ status: 404 }))),
+  );
+  if (options.adminToken === undefined) {
+    options.logger.warn('admin API disabled: no admin token configured (admin.token); it answers 503');
+  } else if (options.adminToken.length < MIN_ADMIN_TOKEN_LENGTH) {
+    options.logger.warn(`admin token shorter than ${MIN_ADMIN_TOKEN_LENGTH} characters`);
+  }
+  registerAdminRoutes(app, {
+    deps: options.deps,
+    operations: options.operations,
+    adminToken: options.adminToken,
+  });
+  return app;
+}
+
+/**
+ * The admin operations on a set of dependencies, built without any HTTP listener: what the
+ * `gatehouse clients|users|keys` commands and the admin listener share.
+ */
+export function createAdminOperationsFor(
+  deps: Pick<AuthServerDeps, 'db' | 'now' | 'state' | 'logger' | 'audit' | 'passwordLogN'>,
+  keys?: KeyService,
+): AdminOperations {
+  return createAdminOperations({
+    deps,
+    clients: createClientStore(deps),
+    users: createUserStore(deps),
+    keys,
+  });
+}

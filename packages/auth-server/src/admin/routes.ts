@@ -1,0 +1,131 @@
+import { buildProblemResponse, type HttpErrorResponse } from '@gatehouse/core';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { audit } from '../audit.js';
+import type { AuthServerDeps } from '../context.js';
+import { AdminRequestError, type AdminActor, type AdminOperations } from './admin-operations.js';
+import { adminTokenMatches, bearerTokenOf } from './admin-token.js';
+
+export interface AdminServices {
+  readonly deps: Pick<AuthServerDeps, 'audit' | 'now' | 'logger'>;
+  readonly operations: AdminOperations;
+  /**
+   * The admin credential. There is never a default: without one every admin request is answered
+   * 503 (the operator has to configure `admin.token`).
+   */
+  readonly adminToken: string | undefined;
+}
+
+const REALM = 'gatehouse-admin';
+
+function send(reply: FastifyReply, response: HttpErrorResponse): FastifyReply {
+  return reply
+    .code(response.status)
+    .headers(response.headers as Record<string, string>)
+    .send(response.body);
+}
+
+const actorOf = (request: FastifyRequest): AdminActor => ({
+  via: 'admin-api',
+  sourceIp: request.socket.remoteAddress,
+  requestId: request.id,
+});
+
+/**
+ * The admin API (clients, users, signing keys) under `/admin`, for the admin listener only: never
+ * on the public issuer. Bearer admin token compared in constant time; a missing or wrong one is
+ * 401 with `WWW-Authenticate: Bearer` (RFC 6750 §3) and audited; errors are RFC 9457 problems.
+ * Routes live in their own encapsulated scope, so the checks cover unknown `/admin/…` paths too
+ * (no route enumeration without the credential).
+ */
+export function registerAdminRoutes(app: FastifyInstance, services: AdminServices): void {
+  const { operations, adminToken, deps } = services;
+
+  void app.register(
+    (scope, _options, done) => {
+      scope.addHook('onRequest', async (request, reply) => {
+        if (adminToken === undefined) {
+          return send(
+            reply,
+            buildProblemResponse({
+              status: 503,
+              detail: 'the admin API is disabled: no admin token is configured (admin.token)',
+            }),
+          );
+        }
+        const presented = bearerTokenOf(request.headers.authorization);
+        if (presented !== undefined && adminTokenMatches(presented, adminToken)) return undefined;
+        // RFC 6750 §3.1: no error code when no credentials were sent at all.
+        const challenge =
+          presented === undefined && request.headers.authorization === undefined
+            ? `Bearer realm="${REALM}"`
+            : `Bearer realm="${REALM}", error="invalid_token"`;
+        audit(deps, {
+          action: 'admin.auth_failed',
+          outcome: 'failure',
+          sourceIp: request.socket.remoteAddress,
+          requestId: request.id,
+          target: { type: 'admin_api' },
+          reason: request.headers.authorization === undefined ? 'missing_token' : 'invalid_token',
+        });
+        return send(reply, buildProblemResponse({ status: 401 }, { 'www-authenticate': challenge }));
+      });
+
+      scope.setErrorHandler((err: unknown, request, reply) => {
+        if (err instanceof AdminRequestError) {
+          return send(
+            reply,
+            buildProblemResponse({
+              status: err.status,
+              detail: err.detail,
+              ...(err.errors.length > 0 ? { extensions: { errors: err.errors } } : {}),
+            }),
+          );
+        }
+        const status = (err as { statusCode?: unknown }).statusCode;
+        if (typeof status === 'number' && status >= 400 && status < 500) {
+          // Fastify's own refusals: malformed JSON, wrong media type, body too large.
+          const code = (err as { code?: unknown }).code;
+          return send(
+            reply,
+            buildProblemResponse({ status, ...(typeof code === 'string' ? { detail: code } : {}) }),
+          );
+        }
+        request.log.error({ err }, 'admin request failed');
+        return send(reply, buildProblemResponse({ status: 500 }));
+      });
+
+      scope.setNotFoundHandler((_request, reply) => send(reply, buildProblemResponse({ status: 404 })));
+
+      scope.get('/clients', async (request) => ({ clients: await operations.listClients(actorOf(request)) }));
+      scope.post('/clients', async (request, reply) => {
+        const created = await operations.createClient(request.body, actorOf(request));
+        // RFC 7591 §3.2.1: the secret is part of this one response and is never shown again.
+        return reply.code(201).send({
+          ...created.client,
+          ...(created.client_secret === undefined ? {} : { client_secret: created.client_secret }),
+        });
+      });
+      scope.delete<{ Params: { id: string } }>('/clients/:id', async (request, reply) => {
+        await operations.deleteClient(request.params.id, actorOf(request));
+        return reply.code(204).send();
+      });
+
+      scope.get('/users', async (request) => ({ users: await operations.listUsers(actorOf(request)) }));
+      scope.post('/users', async (request, reply) => {
+        const user = await operations.createUser(request.body, actorOf(request));
+        return reply.code(201).send(user);
+      });
+      scope.delete<{ Params: { name: string } }>('/users/:name', async (request, reply) => {
+        await operations.deleteUser(request.params.name, actorOf(request));
+        return reply.code(204).send();
+      });
+
+      scope.get('/keys', async (request) => ({ keys: await operations.listKeys(actorOf(request)) }));
+      scope.post('/keys/rotate', async (request) =>
+        operations.rotateKeys(request.body ?? {}, actorOf(request)),
+      );
+      done();
+    },
+    { prefix: '/admin' },
+  );
+}

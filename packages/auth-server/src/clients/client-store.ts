@@ -1,0 +1,229 @@
+import { GatehouseError, hashToken, randomToken } from '@gatehouse/core';
+import type { Selectable } from 'kysely';
+import type { AuthServerDeps } from '../context.js';
+import type { ClientTable } from '../db/schema.js';
+import {
+  GRANT_TYPES,
+  type Client,
+  type ClientAuthMethod,
+  type GrantType,
+  type TokenFormat,
+} from './client.js';
+
+export interface CreateClientInput {
+  readonly name: string;
+  readonly clientId?: string;
+  readonly authMethod?: ClientAuthMethod;
+  readonly grantTypes: readonly GrantType[];
+  readonly redirectUris?: readonly string[];
+  readonly postLogoutRedirectUris?: readonly string[];
+  readonly scopes?: readonly string[];
+  readonly resources?: readonly string[];
+  readonly tokenFormat?: TokenFormat;
+  readonly firstParty?: boolean;
+  readonly requirePar?: boolean;
+  readonly jwks?: { readonly keys: readonly unknown[] } | null;
+  readonly backchannelLogoutUri?: string | null;
+  readonly canIntrospect?: boolean;
+  readonly accessTokenTtlSec?: number | null;
+  readonly refreshIdleTtlSec?: number | null;
+  readonly refreshAbsoluteTtlSec?: number | null;
+}
+
+export interface CreatedClient {
+  readonly client: Client;
+  /** Shown once at creation; only its hash is stored. */
+  readonly clientSecret: string | undefined;
+}
+
+const CLIENT_ID = /^[A-Za-z0-9._~-]{1,128}$/;
+const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
+
+/**
+ * RFC 9700 §2.1 / RFC 6749 §3.1.2: absolute, no fragment; https, or http on a loopback host
+ * (RFC 8252 §7.3), or a private-use scheme for native apps (RFC 8252 §7.1, a reverse domain name).
+ */
+export function redirectUriProblem(uri: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    return 'not an absolute URI';
+  }
+  if (url.hash !== '' || uri.includes('#')) return 'has a fragment';
+  if (url.username !== '' || url.password !== '') return 'has user information';
+  if (url.protocol === 'https:') return undefined;
+  if (url.protocol === 'http:') return LOOPBACK_HOSTS.has(url.hostname) ? undefined : 'http only on loopback';
+  if (/^[a-z][a-z0-9+.-]*\.[a-z0-9+.-]+:$/.test(url.protocol)) return undefined;
+  return 'scheme not allowed';
+}
+
+function resourceProblem(uri: string): string | undefined {
+  try {
+    const url = new URL(uri);
+    // RFC 8707 §2: an absolute URI without a fragment.
+    return url.hash === '' && !uri.includes('#') ? undefined : 'has a fragment';
+  } catch {
+    return 'not an absolute URI';
+  }
+}
+
+function validate(input: CreateClientInput, authMethod: ClientAuthMethod): string[] {
+  const problems: string[] = [];
+  if (input.name.trim() === '' || input.name.length > 200) problems.push('name: 1 to 200 characters');
+  if (input.clientId !== undefined && !CLIENT_ID.test(input.clientId))
+    problems.push('clientId: 1-128 of A-Z a-z 0-9 . _ ~ -');
+  if (input.grantTypes.length === 0) problems.push('grantTypes: at least one');
+  for (const grant of input.grantTypes) {
+    if (!(GRANT_TYPES as readonly string[]).includes(grant))
+      problems.push(`grantTypes: ${grant} is not supported`);
+  }
+  const redirectUris = input.redirectUris ?? [];
+  if (input.grantTypes.includes('authorization_code') && redirectUris.length === 0) {
+    problems.push('redirectUris: required for authorization_code');
+  }
+  for (const uri of [...redirectUris, ...(input.postLogoutRedirectUris ?? [])]) {
+    const problem = redirectUriProblem(uri);
+    if (problem !== undefined) problems.push(`redirect URI ${JSON.stringify(uri)}: ${problem}`);
+  }
+  if (input.backchannelLogoutUri != null) {
+    const problem = redirectUriProblem(input.backchannelLogoutUri);
+    if (problem !== undefined) problems.push(`backchannelLogoutUri: ${problem}`);
+  }
+  for (const scope of input.scopes ?? [])
+    if (!SCOPE_TOKEN.test(scope)) problems.push(`scope ${JSON.stringify(scope)}: invalid`);
+  for (const resource of input.resources ?? []) {
+    const problem = resourceProblem(resource);
+    if (problem !== undefined) problems.push(`resource ${JSON.stringify(resource)}: ${problem}`);
+  }
+  if (authMethod === 'none') {
+    if (
+      input.grantTypes.includes('client_credentials') ||
+      input.grantTypes.includes('urn:ietf:params:oauth:grant-type:token-exchange')
+    ) {
+      problems.push('a public client cannot use client_credentials or token exchange');
+    }
+    if (input.canIntrospect === true) problems.push('a public client cannot introspect');
+  }
+  if (authMethod === 'private_key_jwt' && (input.jwks == null || input.jwks.keys.length === 0)) {
+    problems.push('jwks: required for private_key_jwt');
+  }
+  for (const [name, value] of [
+    ['accessTokenTtlSec', input.accessTokenTtlSec],
+    ['refreshIdleTtlSec', input.refreshIdleTtlSec],
+    ['refreshAbsoluteTtlSec', input.refreshAbsoluteTtlSec],
+  ] as const) {
+    if (value != null && (!Number.isSafeInteger(value) || value <= 0))
+      problems.push(`${name}: a positive integer`);
+  }
+  return problems;
+}
+
+const json = (value: unknown): string => JSON.stringify(value);
+
+function parseList(text: string): string[] {
+  const value: unknown = JSON.parse(text);
+  return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
+}
+
+export function clientFromRow(row: Selectable<ClientTable>): Client {
+  return Object.freeze({
+    clientId: row.client_id,
+    name: row.name,
+    authMethod: row.auth_method as ClientAuthMethod,
+    secretHash: row.secret_hash,
+    grantTypes: parseList(row.grant_types) as GrantType[],
+    redirectUris: parseList(row.redirect_uris),
+    postLogoutRedirectUris: parseList(row.post_logout_redirect_uris),
+    scopes: row.scope === '' ? [] : row.scope.split(' '),
+    resources: parseList(row.resources),
+    tokenFormat: row.token_format as TokenFormat,
+    firstParty: row.first_party === 1,
+    requirePar: row.require_par === 1,
+    jwks: row.jwks === null ? null : (JSON.parse(row.jwks) as { keys: unknown[] }),
+    backchannelLogoutUri: row.backchannel_logout_uri,
+    canIntrospect: row.can_introspect === 1,
+    accessTokenTtlSec: row.access_token_ttl_sec,
+    refreshIdleTtlSec: row.refresh_idle_ttl_sec,
+    refreshAbsoluteTtlSec: row.refresh_absolute_ttl_sec,
+    createdAt: row.created_at,
+  });
+}
+
+/** Registered clients. Secrets are 256-bit random values, returned once and stored as SHA-256. */
+export interface ClientStore {
+  create(input: CreateClientInput): Promise<CreatedClient>;
+  get(clientId: string): Promise<Client | undefined>;
+  list(): Promise<Client[]>;
+  /** True when a client was deleted. */
+  delete(clientId: string): Promise<boolean>;
+}
+
+export function createClientStore(deps: Pick<AuthServerDeps, 'db' | 'now'>): ClientStore {
+  const { db } = deps;
+  return {
+    async create(input) {
+      const authMethod = input.authMethod ?? (input.jwks != null ? 'private_key_jwt' : 'client_secret_basic');
+      const problems = validate(input, authMethod);
+      if (problems.length > 0)
+        throw new GatehouseError('ERR_CONFIG_INVALID', { detail: problems.join('; ') });
+      const clientId = input.clientId ?? randomToken(16);
+      const clientSecret =
+        authMethod === 'client_secret_basic' || authMethod === 'client_secret_post'
+          ? randomToken()
+          : undefined;
+      const row: ClientTable = {
+        client_id: clientId,
+        name: input.name,
+        secret_hash: clientSecret === undefined ? null : hashToken(clientSecret),
+        auth_method: authMethod,
+        grant_types: json(input.grantTypes),
+        redirect_uris: json(input.redirectUris ?? []),
+        post_logout_redirect_uris: json(input.postLogoutRedirectUris ?? []),
+        scope: (input.scopes ?? []).join(' '),
+        resources: json(input.resources ?? []),
+        token_format: input.tokenFormat ?? 'opaque',
+        first_party: input.firstParty === true ? 1 : 0,
+        require_par: input.requirePar === true ? 1 : 0,
+        jwks: input.jwks == null ? null : json(input.jwks),
+        backchannel_logout_uri: input.backchannelLogoutUri ?? null,
+        can_introspect: input.canIntrospect === true ? 1 : 0,
+        access_token_ttl_sec: input.accessTokenTtlSec ?? null,
+        refresh_idle_ttl_sec: input.refreshIdleTtlSec ?? null,
+        refresh_absolute_ttl_sec: input.refreshAbsoluteTtlSec ?? null,
+        created_at: deps.now(),
+      };
+      const existing = await db
+        .selectFrom('clients')
+        .select('client_id')
+        .where('client_id', '=', clientId)
+        .executeTakeFirst();
+      if (existing !== undefined)
+        throw new GatehouseError('ERR_CONFIG_INVALID', { detail: `client ${clientId} exists` });
+      await db.insertInto('clients').values(row).execute();
+      return { client: clientFromRow(row), clientSecret };
+    },
+    async get(clientId) {
+      const row = await db
+        .selectFrom('clients')
+        .selectAll()
+        .where('client_id', '=', clientId)
+        .executeTakeFirst();
+      return row === undefined ? undefined : clientFromRow(row);
+    },
+    async list() {
+      const rows = await db
+        .selectFrom('clients')
+        .selectAll()
+        .orderBy('created_at')
+        .orderBy('client_id')
+        .execute();
+      return rows.map(clientFromRow);
+    },
+    async delete(clientId) {
+      const result = await db.deleteFrom('clients').where('client_id', '=', clientId).executeTakeFirst();
+      return Number(result.numDeletedRows) > 0;
+    },
+  };
+}

@@ -1,0 +1,149 @@
+import { z } from 'zod';
+
+const seconds = (description: string, fallback: number) =>
+  z.number().int().positive().default(fallback).describe(description);
+
+const listen = (port: number) =>
+  z
+    .strictObject({
+      host: z.string().min(1).default('127.0.0.1').describe('Address to bind'),
+      port: z.number().int().min(0).max(65535).default(port).describe('TCP port (0: any free port)'),
+    })
+    .prefault({});
+
+/** A resource server tokens can be issued for (RFC 8707 resource indicator = token audience). */
+const resourceSchema = z.strictObject({
+  id: z
+    .string()
+    .min(1)
+    .describe('Resource indicator: an absolute URI without fragment (RFC 8707 §2), the `aud` of its tokens'),
+  scopes: z
+    .array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/))
+    .default([])
+    .describe('Scopes that belong to this resource'),
+  accessTokenTtlSec: z
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .describe('Access-token lifetime for this audience'),
+});
+
+export const authServerConfigSchema = z
+  .strictObject({
+    issuer: z
+      .url()
+      .refine((value) => !value.endsWith('/') && !value.includes('?') && !value.includes('#'), {
+        error: 'issuer must have no trailing slash, query or fragment (RFC 8414 §2)',
+      })
+      .describe('Issuer identifier: the base URL of the server (RFC 8414 §2)'),
+    listen: listen(4000),
+    keys: z
+      .strictObject({
+        algorithm: z
+          .enum(['ES256', 'EdDSA', 'RS256', 'PS256'])
+          .default('ES256')
+          .describe('Signing algorithm'),
+        rotationIntervalSec: seconds('How long a key signs before the next one takes over', 30 * 86_400),
+        prePublishSec: seconds(
+          'How long a new key is published before it signs; at least the JWKS cache lifetime ' +
+            '(the service also waits at least jwksMaxAgeSec + checkIntervalSec)',
+          86_400,
+        ),
+        jwksMaxAgeSec: seconds('Cache-Control max-age of the JWKS response', 300),
+        checkIntervalSec: seconds(
+          'How often the lifecycle is advanced (a demoted key stays published this much longer)',
+          60,
+        ),
+        expiryWarningSec: seconds(
+          '`keys check` fails when the active key rotates out within this and no successor is published',
+          86_400,
+        ),
+      })
+      // A verifier caches the JWKS for max-age: a key that signs before every cached copy has
+      // expired produces tokens those verifiers refuse.
+      .refine((keys) => keys.prePublishSec >= keys.jwksMaxAgeSec, {
+        error:
+          'keys.prePublishSec must be at least keys.jwksMaxAgeSec: verifiers cache the JWKS that long, ' +
+          'so a new key must be published at least that long before it signs',
+        path: ['prePublishSec'],
+      })
+      .prefault({}),
+    tokens: z
+      .strictObject({
+        accessTokenTtlSec: seconds('Access-token lifetime', 300),
+        refreshIdleTtlSec: seconds('Refresh-token idle lifetime', 8 * 3600),
+        refreshAbsoluteTtlSec: seconds('Refresh-token family absolute lifetime', 30 * 86_400),
+        refreshGraceSec: z
+          .number()
+          .int()
+          .min(0)
+          .max(60)
+          .default(10)
+          .describe(
+            'Window in which a just-rotated refresh token may be presented again (concurrent refreshes)',
+          ),
+        idTokenTtlSec: seconds('ID-token lifetime', 300),
+        codeTtlSec: seconds('Authorization-code lifetime', 60),
+        parTtlSec: seconds('Pushed-authorization-request lifetime', 60),
+        exchangeTtlSec: seconds('Lifetime of internal JWTs from token exchange', 60),
+      })
+      .prefault({}),
+    login: z
+      .strictObject({
+        sessionTtlSec: seconds('Login session lifetime at the authorization server', 8 * 3600),
+        maxFailuresPerAccount: seconds('Failed logins per account before a lockout', 5),
+        maxFailuresPerIp: seconds('Failed logins per source address before a lockout', 20),
+        failureWindowSec: seconds('Window in which failed logins are counted', 900),
+        lockoutSec: seconds('Lockout duration', 900),
+        delayStepMs: z
+          .number()
+          .int()
+          .min(0)
+          .default(200)
+          .describe('Progressive delay per earlier failure (capped at 2 s)'),
+        interactionTtlSec: seconds(
+          'How long a login or consent page stays usable (its CSRF token and pending request)',
+          600,
+        ),
+        backchannelLogoutTimeoutMs: z
+          .number()
+          .int()
+          .min(100)
+          .max(30_000)
+          .default(5000)
+          .describe('Time allowed to each client back-channel logout notification'),
+      })
+      .prefault({}),
+    dpop: z
+      .strictObject({
+        requireNonce: z
+          .boolean()
+          .default(true)
+          .describe('Require a server-provided nonce in DPoP proofs (RFC 9449 §8)'),
+        maxAgeSec: seconds('Oldest acceptable proof', 60),
+        nonceTtlSec: seconds('How long a server nonce stays valid', 300),
+      })
+      .prefault({}),
+    resources: z
+      .array(resourceSchema)
+      .default([])
+      .describe('Resource servers (audiences) tokens may be issued for'),
+    cookieSecure: z
+      .enum(['auto', 'always'])
+      .default('auto')
+      .describe('`auto`: Secure cookies when the issuer is https; plain HTTP only on loopback'),
+    scopes: z
+      .array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/))
+      .default(['openid', 'profile', 'email', 'offline_access'])
+      .describe('Scopes besides those of resources (OpenID Connect scopes)'),
+  })
+  .describe('The OAuth 2.1 / OpenID Connect authorization server');
+
+export type AuthServerConfig = z.output<typeof authServerConfigSchema>;
+export type AuthServerConfigInput = z.input<typeof authServerConfigSchema>;
+
+/** Parses (and defaults) an auth-server section given as plain data, e.g. by tests. */
+export function buildAuthServerConfig(input: AuthServerConfigInput): AuthServerConfig {
+  return authServerConfigSchema.parse(input);
+}

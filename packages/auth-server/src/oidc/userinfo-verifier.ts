@@ -1,0 +1,93 @@
+import { sharedReplayStore } from '@gatehouse/core';
+import {
+  GuardError,
+  createDpopVerifier,
+  createGuard,
+  type Guard,
+  type Principal,
+  type Verifier,
+} from '@gatehouse/guard';
+import type { AuthServerServices } from '../services.js';
+import { findToken } from '../tokens/find-token.js';
+
+/**
+ * Guard's verifier contract over this server's own access tokens: the token is found the way
+ * introspection finds it (opaque by hash; JWT verified, then by `jti`), must be an active access
+ * token (not a refresh token; not expired, revoked or of a revoked grant), and becomes a principal
+ * whose `cnf.jkt` carries its DPoP binding.
+ */
+function ownTokenVerifier(services: AuthServerServices): Verifier {
+  const { config } = services.deps;
+  let verified = 0;
+  let refused = 0;
+  return {
+    async verify(token: string): Promise<Principal> {
+      const found = await findToken(services, token, 'access_token');
+      if (found?.kind !== 'access_token' || !found.active) {
+        refused += 1;
+        throw new GuardError('ERR_JWT_REVOKED', { detail: 'unknown, expired or revoked access token' });
+      }
+      verified += 1;
+      const { row } = found;
+      const scopes = row.scope === '' ? [] : row.scope.split(' ');
+      return Object.freeze({
+        sub: row.sub,
+        clientId: row.client_id,
+        scopes: Object.freeze(scopes),
+        audience: Object.freeze(row.audience === null ? [] : [row.audience]),
+        issuer: config.issuer,
+        expiresAt: Math.floor(row.expires_at / 1000),
+        issuedAt: Math.floor(row.created_at / 1000),
+        jti: row.jti,
+        sid: undefined,
+        roles: Object.freeze([]),
+        tenant: undefined,
+        cnf: row.dpop_jkt === null ? undefined : Object.freeze({ jkt: row.dpop_jkt }),
+        claims: Object.freeze({}),
+      });
+    },
+    revoke() {
+      // Revocation is read from the database on every request; nothing is cached here.
+    },
+    prewarm: () => Promise.resolve(),
+    stats: () => ({
+      verified,
+      refused,
+      cacheHits: 0,
+      cacheMisses: 0,
+      cacheEntries: 0,
+      jwksFetches: 0,
+      jwksFetchFailures: 0,
+      jwksStaleServed: 0,
+      jwksRefetchSuppressed: 0,
+    }),
+    close() {
+      // Nothing to release.
+    },
+    algorithms: [config.keys.algorithm],
+  };
+}
+
+/**
+ * The UserInfo endpoint's request authentication (OIDC Core §5.3.1): guard's framework-neutral
+ * core, so Bearer and DPoP (RFC 9449 §7) follow exactly the rules every Gatehouse resource applies
+ * (a DPoP-bound token never works as Bearer, proof bound to method, URL and token), the `openid`
+ * scope is required, and refusals carry RFC 6750 challenges.
+ */
+export function createUserinfoGuard(services: AuthServerServices): Guard {
+  const { deps } = services;
+  return createGuard({
+    verifier: ownTokenVerifier(services),
+    scopes: ['openid'],
+    dpop: createDpopVerifier({
+      replayStore: sharedReplayStore(deps.state, 'dpop:', deps.now),
+      maxAgeSec: deps.config.dpop.maxAgeSec,
+      now: deps.now,
+    }),
+    publicOrigin: new URL(deps.config.issuer).origin,
+    logger: deps.logger,
+    audit: deps.audit,
+    component: 'auth-server',
+    now: deps.now,
+  });
+}

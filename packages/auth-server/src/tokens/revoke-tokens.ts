@@ -1,0 +1,119 @@
+import type { AuthServerDeps } from '../context.js';
+import { publishRevocation } from './revocation-events.js';
+
+type Deps = Pick<AuthServerDeps, 'db' | 'now' | 'state' | 'logger'>;
+
+/** Most levels of token exchange followed when revoking (an exchanged token is never exchanged again). */
+const MAX_EXCHANGE_DEPTH = 4;
+
+async function publishAll(
+  deps: Deps,
+  revoked: readonly { jti: string; expires_at: number }[],
+): Promise<void> {
+  // Guard verifiers and gateways evict by jti until `exp` (epoch seconds); opaque tokens too, since
+  // introspection answers carry their jti and gateways cache those answers.
+  await Promise.all(
+    revoked.map((row) => publishRevocation(deps, { jti: row.jti, exp: Math.ceil(row.expires_at / 1000) })),
+  );
+}
+
+/** Revokes the tokens exchanged (RFC 8693) from `parents`, level by level; returns them. */
+async function revokeChildren(
+  deps: Deps,
+  parents: readonly string[],
+  at: number,
+): Promise<{ jti: string; expires_at: number }[]> {
+  const revoked: { jti: string; expires_at: number }[] = [];
+  let frontier = parents;
+  for (let depth = 0; depth < MAX_EXCHANGE_DEPTH && frontier.length > 0; depth++) {
+    const rows = await deps.db
+      .updateTable('access_tokens')
+      .set({ revoked_at: at })
+      .where('parent_jti', 'in', frontier)
+      .where('revoked_at', 'is', null)
+      .returning(['jti', 'expires_at'])
+      .execute();
+    revoked.push(...rows);
+    frontier = rows.map((row) => row.jti);
+  }
+  return revoked;
+}
+
+/**
+ * Revokes one access token and every token exchanged from it (RFC 7009 §2.1, RFC 8693). The row
+ * stays until its `exp` (revoked JWT jtis are kept so introspection keeps refusing them).
+ */
+export async function revokeAccessToken(deps: Deps, jti: string): Promise<number> {
+  const at = deps.now();
+  const own = await deps.db
+    .updateTable('access_tokens')
+    .set({ revoked_at: at })
+    .where('jti', '=', jti)
+    .where('revoked_at', 'is', null)
+    .returning(['jti', 'expires_at'])
+    .execute();
+  const children = await revokeChildren(deps, [jti], at);
+  const revoked = [...own, ...children];
+  await publishAll(deps, revoked);
+  return revoked.length;
+}
+
+/**
+ * Revokes a whole grant (token family): the grant, every refresh token and every access token
+ * issued from it, and those exchanged from them (RFC 6749 §4.1.2 code replay, RFC 9700 §4.14.2
+ * refresh reuse, RFC 7009 §2.1 refresh revocation). The grant row is marked first: an issuance
+ * racing with this checks the grant after recording its tokens (see `afterIssue`), so none escapes.
+ */
+export async function revokeGrant(deps: Deps, grantId: string, reason: string): Promise<number> {
+  const at = deps.now();
+  await deps.db
+    .updateTable('grants')
+    .set({ revoked_at: at, revoked_reason: reason })
+    .where('grant_id', '=', grantId)
+    .where('revoked_at', 'is', null)
+    .execute();
+  return revokeGrantTokens(deps, grantId, at);
+}
+
+async function revokeGrantTokens(deps: Deps, grantId: string, at: number): Promise<number> {
+  await deps.db
+    .updateTable('refresh_tokens')
+    .set({ revoked_at: at })
+    .where('grant_id', '=', grantId)
+    .where('revoked_at', 'is', null)
+    .execute();
+  const own = await deps.db
+    .updateTable('access_tokens')
+    .set({ revoked_at: at })
+    .where('grant_id', '=', grantId)
+    .where('revoked_at', 'is', null)
+    .returning(['jti', 'expires_at'])
+    .execute();
+  const children =
+    own.length === 0
+      ? []
+      : await revokeChildren(
+          deps,
+          own.map((row) => row.jti),
+          at,
+        );
+  const revoked = [...own, ...children];
+  await publishAll(deps, revoked);
+  return revoked.length;
+}
+
+/**
+ * Called after tokens of a grant were recorded: when the grant was revoked meanwhile (a replay
+ * or reuse detected by a concurrent request), the new tokens are revoked too. Returns whether
+ * the grant is revoked.
+ */
+export async function afterIssue(deps: Deps, grantId: string): Promise<boolean> {
+  const grant = await deps.db
+    .selectFrom('grants')
+    .select('revoked_at')
+    .where('grant_id', '=', grantId)
+    .executeTakeFirst();
+  if (grant?.revoked_at == null) return false;
+  await revokeGrantTokens(deps, grantId, deps.now());
+  return true;
+}
