@@ -1,0 +1,53 @@
+import { isGatehouseError } from '@gatehouse/core';
+import { DEPLOYMENT_OPTIONS, JSON_OPTION, parse } from '../args.js';
+import { deploymentFindings } from '../config/deployment-checks.js';
+import { deploymentJsonSchema } from '../config/deployment-schema.js';
+import { loadDeployment, splitConfigProblems } from '../config/load-deployment.js';
+import { EXIT_FAILURE, EXIT_OK, UsageError, writeJson, writeLine, type CliIo } from '../io.js';
+
+/** `gatehouse config validate|schema`. */
+export async function configCommand(args: readonly string[], io: CliIo): Promise<number> {
+  const [sub, ...rest] = args;
+  switch (sub) {
+    case 'validate':
+      return validate(rest, io);
+    case 'schema':
+      parse(rest, {});
+      writeJson(io, deploymentJsonSchema());
+      return EXIT_OK;
+    default:
+      throw new UsageError(
+        sub === undefined ? 'config: missing subcommand' : `config: unknown subcommand ${sub}`,
+      );
+  }
+}
+
+/**
+ * Exit 0 when the file is valid (warnings are printed); non-zero with every problem listed when it
+ * is not, or when NODE_ENV=production and a setting would make the server refuse to start.
+ */
+async function validate(args: readonly string[], io: CliIo): Promise<number> {
+  const { values } = parse(args, { config: DEPLOYMENT_OPTIONS.config, ...JSON_OPTION });
+  let deployment;
+  try {
+    deployment = await loadDeployment(io, { config: values.config });
+  } catch (err) {
+    if (values.json !== true || !isGatehouseError(err) || err.code !== 'ERR_CONFIG_INVALID') throw err;
+    const { source, problems } = splitConfigProblems(err.detail ?? '');
+    writeJson(io, { file: source, valid: false, problems });
+    return EXIT_FAILURE;
+  }
+  const findings = deploymentFindings(deployment);
+  const refused = deployment.production ? findings.filter((f) => f.severity === 'high') : [];
+  if (values.json === true) {
+    writeJson(io, { file: deployment.file, valid: refused.length === 0, findings });
+  } else {
+    for (const finding of findings) {
+      const label = deployment.production && finding.severity === 'high' ? 'error' : 'warning';
+      writeLine(io.stderr, `${label}: ${finding.message}`);
+    }
+    if (refused.length === 0) writeLine(io.stdout, `${deployment.file}: valid`);
+    else writeLine(io.stderr, `${deployment.file}: refused in production (NODE_ENV=production)`);
+  }
+  return refused.length === 0 ? EXIT_OK : EXIT_FAILURE;
+}

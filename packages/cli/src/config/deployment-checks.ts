@@ -1,0 +1,42 @@
+import { isIP } from 'node:net';
+import type { Deployment } from './load-deployment.js';
+
+export interface Finding {
+  /** `high`: production refuses to start; `warning`: worth fixing, never blocking. */
+  readonly severity: 'high' | 'warning';
+  readonly message: string;
+}
+
+/** Loopback names and addresses (RFC 8252 §8.3 treats these as the same machine). */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, '').toLowerCase();
+  if (bare === 'localhost' || bare === '::1') return true;
+  return isIP(bare) === 4 && bare.startsWith('127.');
+}
+
+/** Settings that are unsafe outside one developer's machine. */
+export function deploymentFindings(deployment: Deployment): Finding[] {
+  const { config } = deployment;
+  const findings: Finding[] = [];
+  const issuer = new URL(config.authServer.issuer);
+  if (issuer.protocol !== 'https:' && !isLoopbackHost(issuer.hostname)) {
+    // RFC 8414 §2 / OAuth 2.1 §1.5: tokens and credentials travel only over TLS.
+    findings.push({
+      severity: 'high',
+      message: `authServer.issuer ${issuer.origin} is plain HTTP on a non-loopback host; use https`,
+    });
+  }
+  if (config.admin.token === undefined) {
+    findings.push({
+      severity: 'high',
+      message: 'admin.token is not set: the admin API is disabled (set it, e.g. to ${GATEHOUSE_ADMIN_TOKEN})',
+    });
+  }
+  if (!isLoopbackHost(config.admin.listen.host)) {
+    findings.push({
+      severity: 'warning',
+      message: `admin.listen.host ${config.admin.listen.host} is not loopback: keep the admin API on a private network`,
+    });
+  }
+  return findings;
+}

@@ -1,0 +1,92 @@
+import { MIN_ADMIN_TOKEN_LENGTH, authServerConfigSchema } from '@gatehouse/auth-server';
+import { z } from 'zod';
+
+/**
+ * One deployment's configuration file (`gatehouse.yaml`). Unknown keys are errors; `${NAME}` and
+ * `${NAME:-default}` in values are replaced from the environment (core `loadConfigFile`), which is
+ * how secrets such as the admin token stay out of the file.
+ */
+export const deploymentConfigSchema = z
+  .strictObject({
+    dataDir: z
+      .string()
+      .min(1)
+      .default('.gatehouse')
+      .describe(
+        'Folder of the embedded stores (SQLite database, audit log, generated key-encryption key), ' +
+          "relative to this file's folder; `--data-dir` overrides it",
+      ),
+    database: z
+      .strictObject({
+        url: z
+          .string()
+          .regex(/^postgres(ql)?:\/\//, 'a postgres:// or postgresql:// URL')
+          .optional()
+          .describe(
+            'PostgreSQL URL for several instances; default: SQLite at `<dataDir>/gatehouse.db`. ' +
+              'The DATABASE_URL environment variable overrides it',
+          ),
+      })
+      .prefault({})
+      .describe('Durable store: clients, users, keys, grants, tokens, sessions'),
+    sharedState: z
+      .strictObject({
+        url: z
+          .string()
+          .regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL')
+          .optional()
+          .describe(
+            'Redis URL for several instances; default: process memory. ' +
+              'The REDIS_URL environment variable overrides it',
+          ),
+      })
+      .prefault({})
+      .describe('Hot shared state: replay caches, counters, revocation and key events'),
+    kekFile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'File holding the key-encryption key of private signing keys, relative to this file; ' +
+          'GATEHOUSE_KEK (base64 of 32 bytes) is the alternative',
+      ),
+    log: z
+      .strictObject({
+        level: z
+          .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+          .default('info')
+          .describe('Lowest level written (JSON lines on standard output)'),
+      })
+      .prefault({}),
+    admin: z
+      .strictObject({
+        listen: z
+          .strictObject({
+            host: z.string().min(1).default('127.0.0.1').describe('Address to bind'),
+            port: z.number().int().min(0).max(65535).default(9090).describe('TCP port (0: any free port)'),
+          })
+          .prefault({})
+          .describe('Where the admin API listens: keep it on loopback or a private network'),
+        token: z
+          .string()
+          .min(MIN_ADMIN_TOKEN_LENGTH)
+          .optional()
+          .describe(
+            'Bearer credential of the admin API, typically `${GATEHOUSE_ADMIN_TOKEN}` (at least ' +
+              `${MIN_ADMIN_TOKEN_LENGTH} characters). No default: without it the admin API answers 503, ` +
+              'and production (NODE_ENV=production) refuses to start',
+          ),
+      })
+      .prefault({})
+      .describe('Admin API (clients, users, keys) on its own listener'),
+    authServer: authServerConfigSchema,
+  })
+  .describe('A Gatehouse deployment');
+
+export type DeploymentConfig = z.output<typeof deploymentConfigSchema>;
+export type DeploymentConfigInput = z.input<typeof deploymentConfigSchema>;
+
+/** The JSON Schema of the configuration file (what `gatehouse config schema` prints). */
+export function deploymentJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(deploymentConfigSchema, { io: 'input', unrepresentable: 'any' });
+}

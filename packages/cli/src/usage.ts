@@ -1,0 +1,42 @@
+export const USAGE = `Usage: gatehouse <command> [options]
+
+Components
+  auth-server --config FILE [--data-dir DIR]   run the OAuth 2.1 / OpenID Connect server and its admin API
+
+Operations (directly on the stores of the configured data dir or DATABASE_URL; no server needed)
+  clients create --name N --grant G [--grant G ...] [--scope "a b"] [--token-format opaque|jwt]
+                 [--redirect-uri U ...] [--post-logout-redirect-uri U ...] [--resource R ...]
+                 [--auth-method client_secret_basic|client_secret_post|private_key_jwt|none]
+                 [--jwks FILE (public keys for private_key_jwt)]
+                 [--public] [--first-party] [--introspect] [--require-par] [--json]
+                                          prints the client secret once
+  clients list [--json]                   never shows secrets or their hashes
+  clients delete CLIENT_ID
+  users create --username U [--role R ...] [--name N] [--email E] [--json]
+                                          the password is read from standard input, never from argv
+  users list [--json]
+  users delete USERNAME
+  keys list [--json]                      signing keys and their lifecycle
+  keys rotate [--emergency [--kid KID]] [--json]
+                                          start a rotation; --emergency revokes a compromised key now
+  keys check [--json]                     exits non-zero on a stale, expiring or unpublished key
+  config validate [--config FILE] [--json]
+                                          lists every problem; non-zero when invalid
+  config schema                           JSON Schema of the configuration file
+
+Every command that opens stores takes --config FILE (default gatehouse.yaml) and --data-dir DIR.
+Environment: DATABASE_URL, REDIS_URL, GATEHOUSE_KEK, NODE_ENV=production (refuses unsafe settings).
+Exit codes: 0 success, 1 failure or high-severity finding, 2 usage error.
+`;
+
+/** Commands of the command-line contract that later releases add. */
+export const PLANNED_COMMANDS: ReadonlySet<string> = new Set([
+  'up',
+  'gateway',
+  'bff',
+  'init',
+  'bans',
+  'audit',
+  'report',
+  'doctor',
+]);
