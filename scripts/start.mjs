@@ -13,7 +13,7 @@ const components = [
   ['@gatehouse/auth-server', 'packages/auth-server', 'OAuth 2.1 / OpenID Connect server'],
   ['@gatehouse/gateway', 'packages/gateway', 'the single hardened entry point'],
   ['@gatehouse/bff', 'packages/bff', 'Backend-for-Frontend: sessions, HttpOnly cookies'],
-  ['gatehouse (cli)', 'packages/cli', 'gatehouse up and operations commands'],
+  ['gatehouse (cli)', 'packages/cli', 'each component alone and the operations commands'],
   ['examples', 'examples/demo', 'demo services and single-page app'],
 ];
 
@@ -27,11 +27,12 @@ process.stdout.write(
     ...lines,
     '',
     'What you can run today:',
-    '  npm test            typecheck and every test suite (skips are listed with their reason)',
-    '  npm run bench:guard side-by-side benchmark of token verification vs plain jose',
-    '  npm run lint        ESLint (type-aware) and Prettier',
+    '  npx gatehouse --help      the CLI: auth-server, clients, users, keys, config',
+    '  npm test                  typecheck and every test suite (skips are listed with their reason)',
+    '  npm run bench             side-by-side benchmarks (guard vs jose, auth server vs oidc-provider)',
+    '  npm run lint              ESLint (type-aware) and Prettier',
     '',
-    'Docs: README.md, docs/architecture.md, docs/security-model.md, packages/guard/README.md',
+    'Docs: README.md, docs/architecture.md, docs/security-model.md, docs/configuration.md, packages/*/README.md',
     '',
   ].join('\n'),
 );
