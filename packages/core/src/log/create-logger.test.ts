@@ -202,3 +202,36 @@ describe('createLogger', () => {
     expect(JSON.stringify(record)).not.toContain('leaf');
   });
 });
+
+describe('createLogger — HTTP requests and responses', () => {
+  it('logs method, path without query and status from framework objects with getters', () => {
+    const lines: string[] = [];
+    const logger = createLogger({
+      component: 'test',
+      destination: { write: (line: string) => void lines.push(line) },
+    });
+    class FrameworkRequest {
+      get method(): string {
+        return 'GET';
+      }
+      get url(): string {
+        return '/callback?code=secret-code&state=s';
+      }
+      readonly id = 'req-1';
+    }
+    class FrameworkReply {
+      get statusCode(): number {
+        return 302;
+      }
+    }
+    logger.info({ req: new FrameworkRequest() }, 'incoming request');
+    logger.info({ res: new FrameworkReply(), responseTime: 1.5 }, 'request completed');
+    logger.info({ req: 'not an object', res: null }, 'odd');
+    const [incoming, completed, odd] = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(incoming?.['req']).toEqual({ method: 'GET', path: '/callback', id: 'req-1' });
+    expect(completed?.['res']).toEqual({ statusCode: 302 });
+    expect(completed?.['responseTime']).toBe(1.5);
+    expect(odd?.['req']).toBe('not an object');
+    expect(lines.join('')).not.toContain('secret-code');
+  });
+});

@@ -11,6 +11,37 @@ export interface LoggerOptions {
   readonly destination?: DestinationStream;
 }
 
+/**
+ * What an HTTP request or response contributes to a log line: method, path (the query string is
+ * cut, since it can carry codes or state), status. Frameworks log `{ req }` / `{ res }` objects whose
+ * fields are getters, which a plain copy would lose.
+ */
+function describeHttp(record: Record<string, unknown>): Record<string, unknown> {
+  const { req, res } = record;
+  if (!isInstance(req) && !isInstance(res)) return record;
+  const out = { ...record };
+  if (isInstance(req)) {
+    const { method, url, id } = req as { method?: unknown; url?: unknown; id?: unknown };
+    out['req'] = {
+      method: typeof method === 'string' ? method : undefined,
+      path: typeof url === 'string' ? url.split('?')[0] : undefined,
+      ...(typeof id === 'string' ? { id } : {}),
+    };
+  }
+  if (isInstance(res)) {
+    const { statusCode } = res as { statusCode?: unknown };
+    out['res'] = { statusCode: typeof statusCode === 'number' ? statusCode : undefined };
+  }
+  return out;
+}
+
+/** A class instance (a framework's request or reply), as opposed to plain data logged on purpose. */
+function isInstance(value: unknown): value is object {
+  if (value === null || typeof value !== 'object') return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto !== Object.prototype && proto !== null;
+}
+
 interface BindingMethods {
   readonly child: (this: Logger, bindings: Bindings, options?: Parameters<Logger['child']>[1]) => Logger;
   readonly setBindings: (this: Logger, bindings: Bindings) => void;
@@ -18,14 +49,15 @@ interface BindingMethods {
 
 /**
  * A pino logger whose every record, bindings included, has secrets redacted (see `redactSecrets`).
- * Errors are logged with pino's standard serializer.
+ * Errors are logged with pino's standard serializer; `req` / `res` as method, path and status.
  */
 export function createLogger(options: LoggerOptions): Logger {
   const config = {
     level: options.level ?? 'info',
     base: { component: options.component },
     formatters: {
-      log: (record: Record<string, unknown>) => redactSecrets(record) as Record<string, unknown>,
+      log: (record: Record<string, unknown>) =>
+        redactSecrets(describeHttp(record)) as Record<string, unknown>,
       bindings: (bindings: Record<string, unknown>) => redactSecrets(bindings) as Record<string, unknown>,
     },
   };
