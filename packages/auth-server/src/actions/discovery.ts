@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { DEFAULT_ALGORITHMS } from '@gatehouse/guard';
 import { GRANT_TYPES } from '../clients/client.js';
 import type { AuthServerServices } from '../services.js';
+import { CLIENT_SIGNING_ALGORITHMS } from '../clients/client-algorithms.js';
 
 /**
  * Authorization server metadata (RFC 8414 §2) and OpenID Provider metadata (OIDC Discovery §3),
@@ -30,9 +30,13 @@ export function buildMetadata(services: AuthServerServices): Record<string, unkn
     grant_types_supported: [...GRANT_TYPES],
     code_challenge_methods_supported: ['S256'],
     token_endpoint_auth_methods_supported: authMethods,
-    token_endpoint_auth_signing_alg_values_supported: [...DEFAULT_ALGORITHMS],
+    token_endpoint_auth_signing_alg_values_supported: [...CLIENT_SIGNING_ALGORITHMS],
     introspection_endpoint_auth_methods_supported: authMethods.filter((m) => m !== 'none'),
     revocation_endpoint_auth_methods_supported: authMethods,
+    // RFC 8414 §2: MUST be present when private_key_jwt is listed for the endpoint (the same
+    // assertion verifier serves the token, introspection and revocation endpoints).
+    introspection_endpoint_auth_signing_alg_values_supported: [...CLIENT_SIGNING_ALGORITHMS],
+    revocation_endpoint_auth_signing_alg_values_supported: [...CLIENT_SIGNING_ALGORITHMS],
     introspection_signing_alg_values_supported: [config.keys.algorithm],
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: [config.keys.algorithm],
@@ -52,7 +56,7 @@ export function buildMetadata(services: AuthServerServices): Record<string, unkn
     prompt_values_supported: ['none', 'login', 'consent'],
     // UserInfo answers plain JSON (OIDC Core §5.3.2); the `claims` request parameter is not read.
     claims_parameter_supported: false,
-    dpop_signing_alg_values_supported: [...DEFAULT_ALGORITHMS],
+    dpop_signing_alg_values_supported: [...CLIENT_SIGNING_ALGORITHMS],
     authorization_response_iss_parameter_supported: true,
     require_pushed_authorization_requests: false,
     request_parameter_supported: false,

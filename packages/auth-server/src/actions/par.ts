@@ -1,5 +1,5 @@
 import { GatehouseError } from '@gatehouse/core';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { audit } from '../audit.js';
 import { verifyDpopAtEndpoint } from '../dpop/verify-dpop.js';
 import { formOf, sourceIpOf } from '../http/create-app.js';
@@ -11,6 +11,7 @@ import {
 import type { InteractionContext } from '../interaction/context.js';
 import { auditRefusal } from '../interaction/flow.js';
 import { ENDPOINT_PATHS } from '../services.js';
+import { challengeBasic } from './token.js';
 
 /**
  * Pushed authorization requests (RFC 9126): the client authenticates, the request is validated
@@ -20,7 +21,12 @@ import { ENDPOINT_PATHS } from '../services.js';
  */
 export function registerPar(app: FastifyInstance, ctx: InteractionContext, prefix: string): void {
   const { services } = ctx;
-  app.post(`${prefix}${ENDPOINT_PATHS.par}`, async (request, reply) => {
+  // RFC 6749 §5.2 (RFC 9126 §2: the token endpoint's client authentication): a failed HTTP Basic
+  // attempt gets its `WWW-Authenticate: Basic` challenge here too.
+  const onError = async (_request: FastifyRequest, reply: FastifyReply, err: unknown): Promise<void> => {
+    challengeBasic(reply, services, err);
+  };
+  app.post(`${prefix}${ENDPOINT_PATHS.par}`, { onError }, async (request, reply) => {
     const form = formOf(request);
     const client = await services.authenticateClient({
       authorization: request.headers.authorization,

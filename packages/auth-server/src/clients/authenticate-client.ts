@@ -4,6 +4,7 @@ import { createVerifier, type Verifier } from '@gatehouse/guard';
 import { audit } from '../audit.js';
 import type { AuthServerDeps } from '../context.js';
 import type { Params } from '../http/params.js';
+import { CLIENT_SIGNING_ALGORITHMS } from './client-algorithms.js';
 import type { Client, ClientAuthMethod } from './client.js';
 import type { ClientStore } from './client-store.js';
 
@@ -74,6 +75,7 @@ export function createClientAuthenticator(
       // RFC 7523 §3 point 3: the token endpoint URL; the issuer identifier is accepted too.
       audience: [deps.config.issuer, endpoint],
       jwks: client.jwks ?? { keys: [] },
+      algorithms: CLIENT_SIGNING_ALGORITHMS,
       typ: null,
       requiredClaims: ['iss', 'sub', 'aud', 'exp', 'jti'],
       maxTokenAgeSec: MAX_ASSERTION_LIFETIME_SEC,
@@ -169,10 +171,14 @@ export function createClientAuthenticator(
       return await authenticate(credentials);
     } catch (err) {
       if (err instanceof InvalidClientError) {
+        // The client the request claimed to be, also when it was named only in the Basic header:
+        // a secret guessed over HTTP Basic must show which client is under attack.
+        const basic =
+          credentials.authorization === undefined ? undefined : decodeBasic(credentials.authorization);
         audit(deps, {
           action: 'client.auth_failed',
           outcome: 'failure',
-          clientId: credentials.params['client_id'],
+          clientId: basic?.id ?? credentials.params['client_id'],
           sourceIp: credentials.sourceIp,
           requestId: credentials.requestId,
           reason: err.detail,

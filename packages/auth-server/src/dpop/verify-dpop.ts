@@ -3,6 +3,7 @@ import { createDpopVerifier, type DpopVerifier } from '@gatehouse/guard';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ENDPOINT_PATHS, type AuthServerServices } from '../services.js';
 import { createDpopNonces, type DpopNonces } from './dpop-nonce.js';
+import { CLIENT_SIGNING_ALGORITHMS } from '../clients/client-algorithms.js';
 
 /** RFC 9449 §8: `use_dpop_nonce`, answered with a fresh nonce in the `DPoP-Nonce` header. */
 export class UseDpopNonceError extends GatehouseError<'ERR_OAUTH_USE_DPOP_NONCE'> {
@@ -24,6 +25,7 @@ function dpopOf(services: AuthServerServices): EndpointDpop {
     const { deps } = services;
     entry = {
       verifier: createDpopVerifier({
+        algorithms: CLIENT_SIGNING_ALGORITHMS,
         // Seen jtis are shared by every instance (RFC 9449 §11.1).
         replayStore: sharedReplayStore(deps.state, 'dpop:', deps.now),
         maxAgeSec: deps.config.dpop.maxAgeSec,

@@ -56,6 +56,13 @@ export const tokenExchangeGrant: GrantHandler = async (context) => {
   if (parent.parent_jti !== null) throw invalidGrant('subject token is itself an exchanged token');
   const originalClient = await services.clients.get(parent.client_id);
   if (originalClient === undefined) throw invalidGrant('client of the subject token is gone');
+  // RFC 9700 §4.10, RFC 8707 §2: the new token acts as the subject token's client, so it may only
+  // be for an audience that client could obtain itself: no audience hopping through the exchange.
+  if (!originalClient.resources.includes(target)) {
+    throw new GatehouseError('ERR_OAUTH_INVALID_TARGET', {
+      detail: 'target not registered for the client of the subject token',
+    });
+  }
 
   const resourceScopes = deps.config.resources.find((r) => r.id === target)?.scopes ?? [];
   const allowed = (parent.scope === '' ? [] : parent.scope.split(' ')).filter((s) =>

@@ -9,6 +9,7 @@ import {
 } from '@gatehouse/guard';
 import type { AuthServerServices } from '../services.js';
 import { findToken } from '../tokens/find-token.js';
+import { CLIENT_SIGNING_ALGORITHMS } from '../clients/client-algorithms.js';
 
 /**
  * Guard's verifier contract over this server's own access tokens: the token is found the way
@@ -80,6 +81,7 @@ export function createUserinfoGuard(services: AuthServerServices): Guard {
     verifier: ownTokenVerifier(services),
     scopes: ['openid'],
     dpop: createDpopVerifier({
+      algorithms: CLIENT_SIGNING_ALGORITHMS,
       replayStore: sharedReplayStore(deps.state, 'dpop:', deps.now),
       maxAgeSec: deps.config.dpop.maxAgeSec,
       now: deps.now,

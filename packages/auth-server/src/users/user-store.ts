@@ -153,6 +153,13 @@ export function createUserStore(
       await db.transaction().execute(async (trx) => {
         await trx.deleteFrom('users').where('sub', '=', sub).execute();
         await trx.deleteFrom('consents').where('sub', '=', sub).execute();
+        // A code issued just before the deletion would otherwise still redeem to tokens for a
+        // user who no longer exists (RFC 6749 §10.5): outstanding codes go with the user.
+        await trx
+          .deleteFrom('authorization_codes')
+          .where('sub', '=', sub)
+          .where('consumed_at', 'is', null)
+          .execute();
         await trx
           .updateTable('sessions')
           .set({ ended_at: now })
