@@ -72,7 +72,10 @@ const CATEGORIES = [
   ],
   ['SQLite: statement prepare (better-sqlite3 prepare)', (_name, url) => url.includes('/better-sqlite3/')],
   ['kysely: query building and compiling', (_name, url) => url.includes('/kysely/')],
-  ['signing: node:crypto sign (synchronous)', (name) => name === 'signOneShot'],
+  [
+    'signing: node:crypto sign (synchronous, or its hand-over to the thread pool)',
+    (name) => name === 'signOneShot',
+  ],
   [
     'jose + WebCrypto (signing, JWT header decoding)',
     (_name, url) =>

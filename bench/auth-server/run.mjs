@@ -755,10 +755,14 @@ async function main() {
     'must be a 200 with the expected body: a non-2xx, a connection error or a wrong body marks the row INVALID. ' +
     `Both servers: one ES256 (P-256) signing key, RFC 9068 JWT access tokens (\`typ: at+jwt\`) for the resource ` +
     `\`${AUDIENCE}\` (RFC 8707), client_secret_basic, access-token lifetime ${ACCESS_TOKEN_TTL_SEC} s, logging off ` +
-    '(oidc-provider has no request logging; @gatehouse/auth-server logs at `warn`). Storage: each uses its ' +
-    'embedded default; @gatehouse/auth-server writes every issued token (JWTs too, for revocation) to a SQLite ' +
-    'file (WAL) and emits an audit event per issuance (counted and dropped here); oidc-provider keeps its state in ' +
-    'its in-memory adapter and does not store JWT access tokens at all.';
+    "(oidc-provider has no request logging; @gatehouse/auth-server logs at `warn`). Both sign on libuv's thread " +
+    'pool (oidc-provider through jose and WebCrypto, @gatehouse/auth-server through node:crypto `sign` with a ' +
+    'callback) and check the client secret on every request (oidc-provider holds its configured clients in ' +
+    'memory; @gatehouse/auth-server reads a client from its database at most every 5 s). Storage: each uses its ' +
+    'embedded default; @gatehouse/auth-server records every issued token (JWTs too, for revocation) in a SQLite ' +
+    'file (WAL) before answering, the tokens of concurrent requests in one INSERT (group commit), and emits an ' +
+    'audit event per issuance (counted and dropped here); oidc-provider keeps its state in its in-memory adapter ' +
+    'and does not store JWT access tokens at all.';
   const load = `Load average (1 min) ${fmt(loadStart, 2)} at start, ${fmt(os.loadavg()[0] ?? Number.NaN, 2)} at end`;
   const versionLine = Object.entries(versions)
     .map(([name, version]) => `${name} ${version}`)

@@ -8,7 +8,7 @@ import { registerIntrospect } from './actions/introspect.js';
 import { registerRevoke } from './actions/revoke.js';
 import { registerToken } from './actions/token.js';
 import { createClientAuthenticator } from './clients/authenticate-client.js';
-import { createClientStore } from './clients/client-store.js';
+import { CLIENT_CACHE_TTL_MS, createClientStore } from './clients/client-store.js';
 import type { AuthServerDeps } from './context.js';
 import { authServerMigrations } from './db/migrations.js';
 import { createApp } from './http/create-app.js';
@@ -56,7 +56,7 @@ async function maxTokenLifetimeSec(deps: AuthServerDeps): Promise<number> {
 export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer> {
   await migrateAuthServer(deps.db as Kysely<unknown>);
   const issuerPath = new URL(deps.config.issuer).pathname.replace(/\/$/, '');
-  const clients = createClientStore(deps);
+  const clients = createClientStore(deps, { cacheTtlMs: CLIENT_CACHE_TTL_MS });
   const keys = createKeyService(deps, () => maxTokenLifetimeSec(deps));
   const services: AuthServerServices = {
     deps,
@@ -75,7 +75,13 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
   registerInteractionActions(app, services, issuerPath);
   // The admin API is not on the issuer: see admin/create-admin-app.ts (its own listener, admin.listen).
 
-  await keys.start();
+  await clients.start();
+  try {
+    await keys.start();
+  } catch (err) {
+    await clients.stop();
+    throw err;
+  }
   return {
     app,
     services,
@@ -88,6 +94,7 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
     async close() {
       await keys.stop();
       await app.close();
+      await clients.stop();
     },
   };
 }

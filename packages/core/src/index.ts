@@ -36,6 +36,18 @@ export {
   type SqlEngine,
 } from './store/sql-database.js';
 export { migrateToLatest } from './store/migrate.js';
+export {
+  BatchQueueFullError,
+  createBatchWriter,
+  type BatchWriter,
+  type BatchWriterOptions,
+} from './store/batch-writer.js';
+export {
+  precompiledInsert,
+  precompiledQuery,
+  type PrecompiledInsert,
+  type PrecompiledQuery,
+} from './store/precompiled-query.js';
 export { sharedReplayStore, type SharedState } from './store/shared-state.js';
 export { createMemorySharedState, type MemorySharedStateOptions } from './store/memory-shared-state.js';
 export { createRedisSharedState, type RedisSharedStateOptions } from './store/redis-shared-state.js';

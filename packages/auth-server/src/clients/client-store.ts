@@ -128,16 +128,17 @@ function parseList(text: string): string[] {
 }
 
 export function clientFromRow(row: Selectable<ClientTable>): Client {
+  // Frozen through its lists: a cached client is shared by every request that reads it.
   return Object.freeze({
     clientId: row.client_id,
     name: row.name,
     authMethod: row.auth_method as ClientAuthMethod,
     secretHash: row.secret_hash,
-    grantTypes: parseList(row.grant_types) as GrantType[],
-    redirectUris: parseList(row.redirect_uris),
-    postLogoutRedirectUris: parseList(row.post_logout_redirect_uris),
-    scopes: row.scope === '' ? [] : row.scope.split(' '),
-    resources: parseList(row.resources),
+    grantTypes: Object.freeze(parseList(row.grant_types) as GrantType[]),
+    redirectUris: Object.freeze(parseList(row.redirect_uris)),
+    postLogoutRedirectUris: Object.freeze(parseList(row.post_logout_redirect_uris)),
+    scopes: Object.freeze(row.scope === '' ? [] : row.scope.split(' ')),
+    resources: Object.freeze(parseList(row.resources)),
     tokenFormat: row.token_format as TokenFormat,
     firstParty: row.first_party === 1,
     requirePar: row.require_par === 1,
@@ -158,10 +159,133 @@ export interface ClientStore {
   list(): Promise<Client[]>;
   /** True when a client was deleted. */
   delete(clientId: string): Promise<boolean>;
+  /** With a cache: listens for client changes made by other instances (see CLIENT_CHANNEL). */
+  start(): Promise<void>;
+  stop(): Promise<void>;
 }
 
-export function createClientStore(deps: Pick<AuthServerDeps, 'db' | 'now'>): ClientStore {
+/**
+ * Shared-state channel on which every client creation and deletion is announced (message: JSON
+ * `{ event, clientId }`, never a secret), so every instance drops its cached copy at once.
+ */
+export const CLIENT_CHANNEL = 'clients';
+
+/** What is published on CLIENT_CHANNEL. */
+export interface ClientEvent {
+  readonly event: 'created' | 'deleted';
+  readonly clientId: string;
+}
+
+/** The authorization server's client cache lifetime: a missed change is seen this late at worst. */
+export const CLIENT_CACHE_TTL_MS = 5000;
+/** Bound on cached clients (only registered clients are cached, never unknown ids). */
+const CLIENT_CACHE_MAX_ENTRIES = 10_000;
+
+export interface ClientStoreOptions {
+  /**
+   * Serve `get` from memory for this long after a database read (default 0: no cache). The cache
+   * spares the read only: authentication still compares the presented secret with the stored
+   * hash on every request. A client deleted here is dropped at once; one deleted elsewhere (another
+   * instance, the CLI) as soon as the shared-state event arrives, and after `cacheTtlMs` at worst.
+   */
+  readonly cacheTtlMs?: number;
+}
+
+type ClientStoreDeps = Pick<AuthServerDeps, 'db' | 'now' | 'state' | 'logger'>;
+
+/** The cached reads of `get`: per-client entries, one database read at a time per client id. */
+function createClientCache(
+  deps: ClientStoreDeps,
+  ttlMs: number,
+  read: (id: string) => Promise<Client | undefined>,
+) {
+  const entries = new Map<string, { readonly client: Client; readonly readAt: number }>();
+  const loading = new Map<string, Promise<Client | undefined>>();
+  // Bumped by every invalidation: a read that started before one must not cache what it read.
+  let generation = 0;
+
+  async function load(clientId: string): Promise<Client | undefined> {
+    const started = generation;
+    const client = await read(clientId);
+    if (client !== undefined && started === generation) {
+      entries.delete(clientId);
+      entries.set(clientId, { client, readAt: deps.now() });
+      // Oldest first (insertion order): drop one when full.
+      if (entries.size > CLIENT_CACHE_MAX_ENTRIES) entries.delete(entries.keys().next().value as string);
+    }
+    return client;
+  }
+
+  return {
+    get(clientId: string): Promise<Client | undefined> {
+      const hit = entries.get(clientId);
+      if (hit !== undefined) {
+        const age = deps.now() - hit.readAt;
+        // A clock set back must not stretch the lifetime: a negative age counts as expired.
+        if (age >= 0 && age < ttlMs) return Promise.resolve(hit.client);
+        entries.delete(clientId);
+      }
+      let pending = loading.get(clientId);
+      if (pending === undefined) {
+        const started = load(clientId).finally(() => {
+          if (loading.get(clientId) === started) loading.delete(clientId);
+        });
+        loading.set(clientId, started);
+        pending = started;
+      }
+      return pending;
+    },
+    /** Drops one client, or every client when `clientId` is undefined. */
+    invalidate(clientId?: string): void {
+      generation++;
+      if (clientId === undefined) {
+        entries.clear();
+        loading.clear();
+      } else {
+        entries.delete(clientId);
+        loading.delete(clientId);
+      }
+    },
+  };
+}
+
+function parseClientEvent(message: string): ClientEvent | undefined {
+  try {
+    const event = JSON.parse(message) as Partial<ClientEvent> | null;
+    return typeof event?.clientId === 'string' && (event.event === 'created' || event.event === 'deleted')
+      ? { event: event.event, clientId: event.clientId }
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function createClientStore(deps: ClientStoreDeps, options: ClientStoreOptions = {}): ClientStore {
   const { db } = deps;
+  const cacheTtlMs = options.cacheTtlMs ?? 0;
+  let unsubscribe: (() => Promise<void>) | undefined;
+
+  async function read(clientId: string): Promise<Client | undefined> {
+    const row = await db
+      .selectFrom('clients')
+      .selectAll()
+      .where('client_id', '=', clientId)
+      .executeTakeFirst();
+    return row === undefined ? undefined : clientFromRow(row);
+  }
+  const cache = cacheTtlMs > 0 ? createClientCache(deps, cacheTtlMs, read) : undefined;
+
+  /** Drops the client here, then tells every other instance (their caches, if any, drop it too). */
+  async function changed(event: ClientEvent): Promise<void> {
+    cache?.invalidate(event.clientId);
+    try {
+      await deps.state.publish(CLIENT_CHANNEL, JSON.stringify(event));
+    } catch (err) {
+      // Other instances still drop it when their cached copy expires (CLIENT_CACHE_TTL_MS).
+      deps.logger.error({ err, clientId: event.clientId }, 'client event could not be published');
+    }
+  }
+
   return {
     async create(input) {
       const authMethod = input.authMethod ?? (input.jwks != null ? 'private_key_jwt' : 'client_secret_basic');
@@ -202,15 +326,11 @@ export function createClientStore(deps: Pick<AuthServerDeps, 'db' | 'now'>): Cli
       if (existing !== undefined)
         throw new GatehouseError('ERR_CONFIG_INVALID', { detail: `client ${clientId} exists` });
       await db.insertInto('clients').values(row).execute();
+      await changed({ event: 'created', clientId });
       return { client: clientFromRow(row), clientSecret };
     },
-    async get(clientId) {
-      const row = await db
-        .selectFrom('clients')
-        .selectAll()
-        .where('client_id', '=', clientId)
-        .executeTakeFirst();
-      return row === undefined ? undefined : clientFromRow(row);
+    get(clientId) {
+      return cache === undefined ? read(clientId) : cache.get(clientId);
     },
     async list() {
       const rows = await db
@@ -223,7 +343,24 @@ export function createClientStore(deps: Pick<AuthServerDeps, 'db' | 'now'>): Cli
     },
     async delete(clientId) {
       const result = await db.deleteFrom('clients').where('client_id', '=', clientId).executeTakeFirst();
-      return Number(result.numDeletedRows) > 0;
+      const deleted = Number(result.numDeletedRows) > 0;
+      // Announced even when no row was here: a cached copy elsewhere may outlive a concurrent delete.
+      await changed({ event: 'deleted', clientId });
+      return deleted;
+    },
+    async start() {
+      if (cache === undefined || unsubscribe !== undefined) return;
+      unsubscribe = await deps.state.subscribe(CLIENT_CHANNEL, (message) => {
+        // An event that cannot be read still means some client changed: drop them all.
+        cache.invalidate(parseClientEvent(message)?.clientId);
+      });
+      // Reads made before the subscription existed may have missed an event.
+      cache.invalidate();
+    },
+    async stop() {
+      const current = unsubscribe;
+      unsubscribe = undefined;
+      await current?.();
     },
   };
 }

@@ -1,4 +1,4 @@
-import type { Kysely, Migration } from 'kysely';
+import { sql, type Kysely, type Migration } from 'kysely';
 
 // Migrations are append-only: a released one is never edited. Expand/contract for changes.
 export const authServerMigrations: Readonly<Record<string, Migration>> = {
@@ -176,6 +176,38 @@ export const authServerMigrations: Readonly<Record<string, Migration>> = {
       await db.schema.createIndex('sessions_sub').on('sessions').column('sub').execute();
       // Logout revokes the session's grants.
       await db.schema.createIndex('grants_sid').on('grants').column('sid').execute();
+    },
+  },
+  // Every issued access token is a row, so every index is paid on the hottest write. Kept: what a
+  // query looks up. Partial where most rows have no value (client credentials have no grant,
+  // only exchanged tokens a parent): those rows skip the index. expires_at alone had no query;
+  // emergency rotation and key retirement look tokens up by kid and expiry.
+  '0003-access-token-indexes': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema.dropIndex('access_tokens_expires').execute();
+      await db.schema.dropIndex('access_tokens_grant').execute();
+      await db.schema.dropIndex('access_tokens_parent').execute();
+      // Family revocation (revokeGrant, afterIssue).
+      await db.schema
+        .createIndex('access_tokens_grant')
+        .on('access_tokens')
+        .column('grant_id')
+        .where(sql.ref('grant_id'), 'is not', null)
+        .execute();
+      // Tokens exchanged from a revoked one (RFC 8693).
+      await db.schema
+        .createIndex('access_tokens_parent')
+        .on('access_tokens')
+        .column('parent_jti')
+        .where(sql.ref('parent_jti'), 'is not', null)
+        .execute();
+      // Unexpired tokens of a signing key (emergency rotation, retirement).
+      await db.schema
+        .createIndex('access_tokens_kid_expires')
+        .on('access_tokens')
+        .columns(['kid', 'expires_at'])
+        .where(sql.ref('kid'), 'is not', null)
+        .execute();
     },
   },
 };

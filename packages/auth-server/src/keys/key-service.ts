@@ -1,11 +1,4 @@
-import {
-  constants,
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPair,
-  sign,
-  type KeyObject,
-} from 'node:crypto';
+import { constants, createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import { GatehouseError, openSecret, sealSecret } from '@gatehouse/core';
 import { calculateJwkThumbprint, type JWK } from 'jose';
@@ -14,6 +7,7 @@ import { audit } from '../audit.js';
 import type { AuthServerDeps } from '../context.js';
 import type { AuthDatabase, SigningKeyTable } from '../db/schema.js';
 import { publishRevocation } from '../tokens/revocation-events.js';
+import { signOffThread, type SigningKey } from './sign-off-thread.js';
 
 export type SigningAlgorithm = 'ES256' | 'EdDSA' | 'RS256' | 'PS256';
 export type KeyStatus = 'pending' | 'active' | 'retiring' | 'retired' | 'revoked';
@@ -110,10 +104,7 @@ async function generateKey(alg: SigningAlgorithm): Promise<KeyObject> {
 }
 
 /** node:crypto signature options per JWS algorithm (RFC 7518 §3). */
-function signOptions(
-  alg: SigningAlgorithm,
-  key: KeyObject,
-): { algorithm: string | null; key: Parameters<typeof sign>[2] } {
+function signOptions(alg: SigningAlgorithm, key: KeyObject): { algorithm: string | null; key: SigningKey } {
   switch (alg) {
     case 'ES256':
       return { algorithm: 'sha256', key: { key, dsaEncoding: 'ieee-p1363' } };
@@ -565,7 +556,7 @@ export function createKeyService(
         throw new GatehouseError('ERR_STORE_UNAVAILABLE', { detail: 'no active signing key' });
       const input = `${encodedHeader(key, typ)}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
       const { algorithm: digest, key: signingKey } = signOptions(key.alg, key.privateKey);
-      const signature = sign(digest, Buffer.from(input), signingKey);
+      const signature = await signOffThread(digest, Buffer.from(input), signingKey);
       return { jwt: `${input}.${signature.toString('base64url')}`, kid: key.kid };
     },
     async list() {

@@ -1,8 +1,8 @@
-import { hashToken } from '@gatehouse/core';
+import { hashToken, precompiledQuery } from '@gatehouse/core';
 import { createVerifier, type Verifier } from '@gatehouse/guard';
 import type { JWK } from 'jose';
-import type { Selectable } from 'kysely';
-import type { AccessTokenTable } from '../db/schema.js';
+import type { Kysely, Selectable } from 'kysely';
+import type { AccessTokenTable, AuthDatabase } from '../db/schema.js';
 import type { AuthServerServices } from '../services.js';
 import { findGrant, findRefreshToken, type GrantRow, type RefreshTokenRow } from './refresh-tokens.js';
 
@@ -47,18 +47,24 @@ async function ownVerifier(services: AuthServerServices): Promise<Verifier> {
   return verifier;
 }
 
+/** An access token and the revocation of its grant, by `jti` or by hash (built once: a hot path). */
+const accessTokenQuery = (column: 'jti' | 'token_hash') =>
+  precompiledQuery(['value'], (db: Kysely<AuthDatabase>, { value }: { value: string }) =>
+    db
+      .selectFrom('access_tokens')
+      .leftJoin('grants', 'grants.grant_id', 'access_tokens.grant_id')
+      .selectAll('access_tokens')
+      .select('grants.revoked_at as grant_revoked_at')
+      .where(`access_tokens.${column}`, '=', value),
+  );
+const ACCESS_TOKEN_BY = { jti: accessTokenQuery('jti'), token_hash: accessTokenQuery('token_hash') };
+
 async function accessTokenBy(
   services: AuthServerServices,
   column: 'jti' | 'token_hash',
   value: string,
 ): Promise<FoundToken | undefined> {
-  const row = await services.deps.db
-    .selectFrom('access_tokens')
-    .leftJoin('grants', 'grants.grant_id', 'access_tokens.grant_id')
-    .selectAll('access_tokens')
-    .select('grants.revoked_at as grant_revoked_at')
-    .where(`access_tokens.${column}`, '=', value)
-    .executeTakeFirst();
+  const [row] = await ACCESS_TOKEN_BY[column](services.deps.db, { value });
   if (row === undefined) return undefined;
   const { grant_revoked_at: grantRevokedAt, ...token } = row;
   const active =

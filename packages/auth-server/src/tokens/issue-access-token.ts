@@ -1,7 +1,17 @@
-import { hashToken, randomToken } from '@gatehouse/core';
+import {
+  createBatchWriter,
+  GatehouseError,
+  hashToken,
+  precompiledInsert,
+  randomToken,
+  type BatchWriter,
+} from '@gatehouse/core';
+import type { Kysely } from 'kysely';
 import type { Client, TokenFormat } from '../clients/client.js';
 import type { AuthServerDeps } from '../context.js';
+import type { AccessTokenTable, AuthDatabase } from '../db/schema.js';
 import type { KeyService } from '../keys/key-service.js';
+import { accessTokenId } from './token-id.js';
 
 export interface AccessTokenRequest {
   readonly client: Client;
@@ -42,6 +52,62 @@ export function accessTokenTtl(
   return client.accessTokenTtlSec ?? resource?.accessTokenTtlSec ?? deps.config.tokens.accessTokenTtlSec;
 }
 
+/** A row of `access_tokens`, every column given. */
+type AccessTokenRow = AccessTokenTable;
+
+const ACCESS_TOKEN_COLUMNS = [
+  'jti',
+  'format',
+  'token_hash',
+  'grant_id',
+  'client_id',
+  'sub',
+  'scope',
+  'audience',
+  'dpop_jkt',
+  'kid',
+  'parent_jti',
+  'created_at',
+  'expires_at',
+  'revoked_at',
+] as const satisfies readonly (keyof AccessTokenTable)[];
+
+/** The multi-row INSERT of a batch, compiled once per batch size. */
+const insertAccessTokens = precompiledInsert<AuthDatabase, AccessTokenRow>(
+  'access_tokens',
+  ACCESS_TOKEN_COLUMNS,
+);
+
+const writers = new WeakMap<Kysely<AuthDatabase>, BatchWriter<AccessTokenRow>>();
+
+/**
+ * One group-commit writer per database: the rows of concurrent issuances go in one multi-row
+ * INSERT (one statement, so all or none), which costs one commit instead of one per token.
+ */
+function accessTokenWriter(db: Kysely<AuthDatabase>): BatchWriter<AccessTokenRow> {
+  let writer = writers.get(db);
+  if (writer === undefined) {
+    writer = createBatchWriter<AccessTokenRow>({ write: (rows) => insertAccessTokens(db, rows) });
+    writers.set(db, writer);
+  }
+  return writer;
+}
+
+/**
+ * Records an issued token durably; resolves only once its row is committed, so a token is never
+ * handed out unrecorded (it could not be introspected or revoked). A failed write answers 503
+ * and the token, never sent, is not issued.
+ */
+async function recordAccessToken(db: Kysely<AuthDatabase>, row: AccessTokenRow): Promise<void> {
+  try {
+    // Inside a caller's transaction the row belongs to that transaction, not to a shared batch.
+    if (db.isTransaction) await db.insertInto('access_tokens').values(row).execute();
+    else await accessTokenWriter(db).add(row);
+  } catch (cause) {
+    throw new GatehouseError('ERR_STORE_UNAVAILABLE', { detail: 'access token not recorded', cause });
+  }
+}
+
 /**
  * Issues an access token in the client's format and records it: opaque tokens (256-bit random,
  * stored as SHA-256, looked up at introspection) or RFC 9068 JWTs with only `iss`, `sub`, `aud`,
@@ -62,7 +128,7 @@ export async function issueAccessToken(
   const scope = request.scopes.join(' ');
   // RFC 9068 §2.2 requires aud; a token for no resource is for the issuer itself (UserInfo).
   const audience = request.audience ?? deps.config.issuer;
-  const jti = randomToken(16);
+  const jti = accessTokenId(now);
   let token: string;
   let kid: string | null = null;
   if (format === 'jwt') {
@@ -83,25 +149,22 @@ export async function issueAccessToken(
   } else {
     token = randomToken();
   }
-  await deps.db
-    .insertInto('access_tokens')
-    .values({
-      jti,
-      format,
-      token_hash: format === 'opaque' ? hashToken(token) : null,
-      grant_id: request.grantId,
-      client_id: client.clientId,
-      sub: request.sub,
-      scope,
-      audience,
-      dpop_jkt: request.dpopJkt,
-      kid,
-      parent_jti: request.parentJti ?? null,
-      created_at: now,
-      expires_at: exp * 1000,
-      revoked_at: null,
-    })
-    .execute();
+  await recordAccessToken(deps.db, {
+    jti,
+    format,
+    token_hash: format === 'opaque' ? hashToken(token) : null,
+    grant_id: request.grantId,
+    client_id: client.clientId,
+    sub: request.sub,
+    scope,
+    audience,
+    dpop_jkt: request.dpopJkt,
+    kid,
+    parent_jti: request.parentJti ?? null,
+    created_at: now,
+    expires_at: exp * 1000,
+    revoked_at: null,
+  });
   return {
     token,
     jti,
