@@ -38,7 +38,7 @@ export {
   type CreateAdminAppOptions,
 } from './admin/create-admin-app.js';
 export { registerAdminRoutes, type AdminServices } from './admin/routes.js';
-export { MIN_ADMIN_TOKEN_LENGTH } from './admin/admin-token.js';
+export { MIN_ADMIN_TOKEN_LENGTH } from '@gatehouse/core';
 export { clientView, keyView, type ClientInput, type ClientView, type KeyView } from './admin/views.js';
 export {
   openAuthServerStores,

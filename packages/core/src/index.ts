@@ -9,6 +9,7 @@ export {
 export { GatehouseError, isGatehouseError, type GatehouseErrorOptions } from './errors/gatehouse-error.js';
 export { toErrorResponse, type AuthScheme, type ErrorResponseOptions } from './errors/to-error-response.js';
 export { buildWwwAuthenticate, type ChallengeOptions } from './http/www-authenticate.js';
+export { adminTokenMatches, bearerTokenOf, MIN_ADMIN_TOKEN_LENGTH } from './http/admin-token.js';
 export {
   buildProblem,
   buildProblemResponse,
@@ -53,3 +54,35 @@ export { createMemorySharedState, type MemorySharedStateOptions } from './store/
 export { createRedisSharedState, type RedisSharedStateOptions } from './store/redis-shared-state.js';
 export { openSharedState, type SharedStateOptions } from './store/open-shared-state.js';
 export { loadConfigFile, parseConfig } from './config/load-config.js';
+export { createMetricsRegistry, SERIES_DROPPED_METRIC } from './metrics/create-metrics-registry.js';
+export {
+  defaultProcessMetrics,
+  type ProcessMetrics,
+  type ProcessMetricsOptions,
+} from './metrics/default-process-metrics.js';
+export { escapeHelp, escapeLabelValue, EXPOSITION_CONTENT_TYPE } from './metrics/exposition.js';
+export {
+  DEFAULT_BUCKETS,
+  OTHER_LABEL_VALUE,
+  type Counter,
+  type CounterChild,
+  type Gauge,
+  type GaugeChild,
+  type GaugeDefinition,
+  type Histogram,
+  type HistogramChild,
+  type HistogramDefinition,
+  type LabelValues,
+  type MetricDefinition,
+  type MetricsRegistry,
+  type MetricsRegistryOptions,
+} from './metrics/metric-types.js';
+export { createDevCa } from './pki/create-dev-ca.js';
+export { loadDevCa } from './pki/load-dev-ca.js';
+export type {
+  CertificateAndKey,
+  CertificateUsage,
+  CreateDevCaOptions,
+  DevCa,
+  IssueCertificateOptions,
+} from './pki/dev-ca.js';

@@ -6,7 +6,7 @@ import type { AuthServerDeps } from '../context.js';
 import type { KeyService } from '../keys/key-service.js';
 import { createUserStore } from '../users/user-store.js';
 import { createAdminOperations, type AdminOperations } from './admin-operations.js';
-import { MIN_ADMIN_TOKEN_LENGTH } from './admin-token.js';
+import { MIN_ADMIN_TOKEN_LENGTH } from '@gatehouse/core';
 import { registerAdminRoutes } from './routes.js';
 
 export interface CreateAdminAppOptions {

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { audit } from '../audit.js';
 import type { AuthServerDeps } from '../context.js';
 import { AdminRequestError, type AdminActor, type AdminOperations } from './admin-operations.js';
-import { adminTokenMatches, bearerTokenOf } from './admin-token.js';
+import { adminTokenMatches, bearerTokenOf } from '@gatehouse/core';
 
 export interface AdminServices {
   readonly deps: Pick<AuthServerDeps, 'audit' | 'now' | 'logger'>;

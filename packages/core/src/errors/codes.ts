@@ -229,6 +229,30 @@ export const ERROR_CODES = {
   ERR_STORE_CORRUPT: { status: 500, message: 'stored data failed an integrity check' },
   ERR_STORE_MIGRATION_FAILED: { status: 500, message: 'database migration failed' },
 
+  // GATEWAY — the entry point (issue 4)
+  ERR_GATEWAY_PATH_INVALID: { status: 400, message: 'request target is not a canonical origin-form path' },
+  ERR_GATEWAY_URL_TOO_LONG: { status: 414, message: 'request target exceeds the length limit' },
+  ERR_GATEWAY_HEADERS_TOO_LARGE: { status: 431, message: 'request headers exceed the size or count limit' },
+  ERR_GATEWAY_BAD_REQUEST: { status: 400, message: 'malformed HTTP request' },
+  ERR_GATEWAY_REQUEST_TIMEOUT: { status: 408, message: 'request not received in time' },
+  ERR_GATEWAY_ROUTE_NOT_FOUND: { status: 404, message: 'no route for this request' },
+  ERR_GATEWAY_METHOD_NOT_ALLOWED: { status: 405, message: 'method not allowed on this route' },
+  ERR_GATEWAY_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'content type not allowed on this route' },
+  ERR_GATEWAY_PAYLOAD_TOO_LARGE: { status: 413, message: 'request body exceeds the size limit of the route' },
+  ERR_GATEWAY_JSON_LIMIT: { status: 400, message: 'JSON body too deep or too wide' },
+  ERR_GATEWAY_VALIDATION_FAILED: { status: 400, message: 'request does not match the API description' },
+  ERR_GATEWAY_REQUEST_DENIED: { status: 403, message: 'request refused by a content rule' },
+  ERR_GATEWAY_IP_DENIED: { status: 403, message: 'client address not allowed' },
+  ERR_GATEWAY_BANNED: { status: 403, message: 'client address is banned' },
+  ERR_GATEWAY_RATE_LIMITED: { status: 429, message: 'rate limit exceeded' },
+  ERR_GATEWAY_UPSTREAM_TIMEOUT: { status: 504, message: 'upstream did not answer in time' },
+  ERR_GATEWAY_UPSTREAM_UNAVAILABLE: { status: 502, message: 'upstream could not be reached' },
+  ERR_GATEWAY_UPSTREAM_ERROR: { status: 502, message: 'upstream answered with a server error' },
+  ERR_GATEWAY_CIRCUIT_OPEN: unavailable('upstream circuit open'),
+  ERR_GATEWAY_TOKEN_INACTIVE: invalidToken('introspection says the token is not active'),
+  ERR_GATEWAY_AUTH_UNAVAILABLE: unavailable('token could not be checked'),
+  ERR_GATEWAY_SHUTTING_DOWN: unavailable('gateway is shutting down'),
+
   // CONFIG
   ERR_CONFIG_INVALID: { status: 500, message: 'invalid configuration' },
 

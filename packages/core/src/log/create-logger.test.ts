@@ -235,3 +235,16 @@ describe('createLogger — HTTP requests and responses', () => {
     expect(lines.join('')).not.toContain('secret-code');
   });
 });
+
+describe('createLogger with DOMException causes', () => {
+  it('serializes an error whose cause is an AbortError without throwing', () => {
+    const lines: string[] = [];
+    const logger = createLogger({
+      component: 'test',
+      destination: { write: (line: string) => lines.push(line) },
+    });
+    const err = new Error('request failed', { cause: new DOMException('aborted', 'AbortError') });
+    expect(() => logger.warn({ err }, 'failed')).not.toThrow();
+    expect(lines.join('')).toContain('AbortError');
+  });
+});

@@ -133,3 +133,21 @@ describe('redactSecrets', () => {
     expect(() => redactSecrets(a)).not.toThrow();
   });
 });
+
+describe('redactSecrets on DOMException errors', () => {
+  it('copies an AbortError (prototype getters) into a plain error with its name and message', () => {
+    const abort = new DOMException('This operation was aborted', 'AbortError');
+    const copy = redactSecrets(abort) as Error;
+    expect(copy).toBeInstanceOf(Error);
+    expect(copy.name).toBe('AbortError');
+    expect(copy.message).toBe('This operation was aborted');
+    expect(() => JSON.stringify({ name: copy.name, message: copy.message })).not.toThrow();
+  });
+
+  it('keeps a DOMException nested as a cause readable', () => {
+    const err = new Error('upstream failed', { cause: AbortSignal.abort().reason });
+    const copy = redactSecrets(err) as Error & { cause: Error };
+    expect(copy.cause.name).toBe('AbortError');
+    expect(typeof copy.cause.message).toBe('string');
+  });
+});

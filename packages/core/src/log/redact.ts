@@ -33,17 +33,22 @@ function redactMembers(value: object, out: Record<string, unknown>, depth: numbe
  */
 function redactError(err: Error, depth: number): Error {
   const source = err as unknown as Record<string, unknown>;
-  const copy = Object.create(Object.getPrototypeOf(err) as object) as Record<string, unknown>;
+  // A DOMException (AbortError, TimeoutError) keeps message, name and code as prototype getters
+  // that throw on any other receiver: its copy is a plain Error carrying the values read here.
+  const plain = !Object.hasOwn(err, 'message');
+  const prototype = plain ? Error.prototype : (Object.getPrototypeOf(err) as object);
+  const copy = Object.create(prototype) as Record<string, unknown>;
   // Non-enumerable like the originals, so the copy serializes exactly as the error would.
-  for (const name of ['message', 'stack', 'cause', 'errors']) {
-    if (Object.hasOwn(err, name)) {
-      const member = source[name];
-      Object.defineProperty(copy, name, {
-        value: name === 'message' || name === 'stack' ? member : redactSecrets(member, depth + 1),
-        writable: true,
-        configurable: true,
-      });
-    }
+  for (const name of ['name', 'message', 'stack', 'cause', 'errors']) {
+    const copied =
+      name === 'message' || name === 'stack' || (name === 'name' && plain) || Object.hasOwn(err, name);
+    if (!copied) continue;
+    const member = source[name];
+    Object.defineProperty(copy, name, {
+      value: name === 'cause' || name === 'errors' ? redactSecrets(member, depth + 1) : member,
+      writable: true,
+      configurable: true,
+    });
   }
   return redactMembers(err, copy, depth) as unknown as Error;
 }
