@@ -1,0 +1,176 @@
+import {
+  adminTokenMatches,
+  bearerTokenOf,
+  buildProblemResponse,
+  emitAuditEvent,
+  GatehouseError,
+  type AuditSink,
+  type HttpErrorResponse,
+  type Logger,
+} from '@gatehouse/core';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { z } from 'zod';
+import type { Gateway } from '../create-gateway.js';
+import { buildIpSet } from '../net/ip-set.js';
+
+export interface GatewayAdminOptions {
+  readonly gateway: Gateway;
+  /** The admin credential; without one the admin routes answer 503 (never a default credential). */
+  readonly adminToken: string | undefined;
+  /** Re-reads the configuration file and applies it (what SIGHUP does). */
+  readonly reload: () => Promise<void>;
+  readonly logger: Logger;
+  readonly audit?: AuditSink | undefined;
+  readonly now?: () => number;
+}
+
+const REALM = 'gatehouse-admin';
+
+const banInput = z.strictObject({
+  subject: z
+    .string()
+    .min(1)
+    .max(64)
+    .refine(
+      (value) => {
+        try {
+          buildIpSet([value]);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      { error: 'an IP address or CIDR block' },
+    ),
+  durationSec: z
+    .number()
+    .int()
+    .positive()
+    .max(366 * 86_400),
+  reason: z.string().min(1).max(200).default('admin'),
+});
+
+function send(reply: FastifyReply, response: HttpErrorResponse): FastifyReply {
+  return reply
+    .code(response.status)
+    .headers(response.headers as Record<string, string>)
+    .send(response.body);
+}
+
+/**
+ * Probes and metrics at the root of the admin listener (`/healthz`, `/readyz`, `/metrics`: no
+ * credential, they disclose nothing but states and counts), and the gateway admin API under
+ * `/admin/gateway` behind the admin bearer token (compared in constant time, failures audited).
+ */
+export function registerGatewayAdminRoutes(app: FastifyInstance, options: GatewayAdminOptions): void {
+  const { gateway, adminToken } = options;
+  const now = options.now ?? Date.now;
+  const audit = (
+    action: string,
+    outcome: 'success' | 'failure',
+    details: Record<string, string | number>,
+  ): void => {
+    emitAuditEvent(
+      options.audit,
+      { time: new Date(now()).toISOString(), action, outcome, component: 'gateway', details },
+      (err) => options.logger.warn({ err }, 'audit sink failed'),
+    );
+  };
+
+  app.get('/healthz', async (_request, reply) => reply.send({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const health = gateway.health();
+    return reply.code(health.ready ? 200 : 503).send({ status: health.ready ? 'ready' : 'not ready' });
+  });
+  app.get('/metrics', async (_request, reply) =>
+    reply.header('content-type', gateway.metrics.contentType).send(gateway.metrics.render()),
+  );
+
+  void app.register(
+    (scope, _options, done) => {
+      scope.addHook('onRequest', async (request, reply) => {
+        if (adminToken === undefined) {
+          return send(
+            reply,
+            buildProblemResponse({
+              status: 503,
+              detail: 'the admin API is disabled: no admin token is configured',
+            }),
+          );
+        }
+        const presented = bearerTokenOf(request.headers.authorization);
+        if (presented !== undefined && adminTokenMatches(presented, adminToken)) return undefined;
+        audit('admin.auth_failed', 'failure', { path: '/admin/gateway' });
+        // RFC 6750 §3.1: no error code when no credentials were sent at all.
+        const challenge =
+          request.headers.authorization === undefined
+            ? `Bearer realm="${REALM}"`
+            : `Bearer realm="${REALM}", error="invalid_token"`;
+        return send(reply, buildProblemResponse({ status: 401 }, { 'www-authenticate': challenge }));
+      });
+      scope.setErrorHandler((err: unknown, request, reply) => {
+        if (err instanceof z.ZodError) {
+          return send(
+            reply,
+            buildProblemResponse({
+              status: 400,
+              extensions: {
+                errors: err.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })),
+              },
+            }),
+          );
+        }
+        if (err instanceof TypeError || err instanceof RangeError)
+          return send(reply, buildProblemResponse({ status: 400, detail: err.message }));
+        if (err instanceof GatehouseError && err.code === 'ERR_CONFIG_INVALID') {
+          return send(
+            reply,
+            buildProblemResponse({ status: 422, detail: err.detail ?? 'invalid configuration' }),
+          );
+        }
+        const status = (err as { statusCode?: unknown }).statusCode;
+        if (typeof status === 'number' && status >= 400 && status < 500)
+          return send(reply, buildProblemResponse({ status }));
+        request.log.error({ err }, 'gateway admin request failed');
+        return send(reply, buildProblemResponse({ status: 500 }));
+      });
+      scope.setNotFoundHandler((_request, reply) => send(reply, buildProblemResponse({ status: 404 })));
+
+      scope.get('/routes', (_request, reply) =>
+        reply.send({
+          routes: gateway.config().routes.map((route) => ({
+            id: route.id,
+            match: route.match,
+            upstream: route.upstream,
+            auth: route.auth,
+            scopes: route.scopes,
+            openapi: route.openapi !== undefined,
+            rateLimits: route.rateLimits.map((limit) => limit.id),
+          })),
+        }),
+      );
+      scope.get('/health', (_request, reply) => reply.send(gateway.health()));
+      scope.post('/reload', async (_request, reply) => {
+        try {
+          await options.reload();
+        } catch (err) {
+          audit('gateway.config.reload', 'failure', { via: 'admin-api' });
+          throw err;
+        }
+        return reply.send({ status: 'reloaded', routes: gateway.config().routes.length });
+      });
+      scope.get('/bans', async () => ({ bans: await gateway.bans.list() }));
+      scope.post('/bans', async (request, reply) => {
+        const input = banInput.parse(request.body);
+        const ban = await gateway.bans.add({ ...input, source: 'admin', actor: 'admin-api' });
+        return reply.code(201).send(ban);
+      });
+      scope.delete<{ Params: { subject: string } }>('/bans/:subject', async (request, reply) => {
+        const removed = await gateway.bans.remove(decodeURIComponent(request.params.subject), 'admin-api');
+        return removed ? reply.code(204).send() : send(reply, buildProblemResponse({ status: 404 }));
+      });
+      done();
+    },
+    { prefix: '/admin/gateway' },
+  );
+}

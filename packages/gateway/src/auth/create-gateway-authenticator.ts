@@ -1,0 +1,523 @@
+import { GatehouseError, hashToken, isGatehouseError, sharedReplayStore } from '@gatehouse/core';
+import {
+  createDpopVerifier,
+  createVerifier,
+  type Algorithm,
+  type Principal,
+  type Verifier,
+} from '@gatehouse/guard';
+import { createAuthServerHttp } from './auth-server-http.js';
+import { classifyFailure, refuse, type AuthFailure } from './classify-failure.js';
+import { confirmBinding } from './confirm-binding.js';
+import { discoverEndpoints, isAllowedEndpoint, type AuthServerEndpoints } from './discover-endpoints.js';
+import { exchangeToken, type ExchangedToken } from './exchange-token.js';
+import { extractCredentials, looksLikeJwt, type Credentials } from './extract-credentials.js';
+import { introspectToken, type ActiveToken } from './introspect-token.js';
+import { RecentRevocations } from './recent-revocations.js';
+import { REVOCATION_CHANNEL, parseRevocationEvent, type RevocationEvent } from './revocation-events.js';
+import { ExpiryCache, TokenCache, type RevocableEntry } from './token-cache.js';
+import type {
+  AuthOutcome,
+  AuthPrincipal,
+  AuthRequest,
+  GatewayAuthDeps,
+  GatewayAuthOptions,
+  GatewayAuthenticator,
+  RouteAuth,
+} from './types.js';
+
+type Success = Extract<AuthOutcome, { ok: true }>;
+
+/** Who the external token speaks for, whatever its kind. */
+interface Subject extends RevocableEntry {
+  readonly clientId: string | undefined;
+}
+
+interface IntrospectionEntry extends Subject {
+  readonly token: ActiveToken;
+  /** Until when the answer is used without asking again (min(exp, now + maxTtlMs)). */
+  readonly freshUntilMs: number;
+  /** The token's `exp`: while the auth server is unreachable the answer serves until then. */
+  readonly expiresAtMs: number;
+}
+
+interface ExchangeEntry extends RevocableEntry {
+  readonly outcome: Success;
+  /** Until when the internal JWT is reused (shortly before its `exp`). */
+  readonly refreshAtMs: number;
+  readonly expiresAtMs: number;
+  readonly kid: string | undefined;
+}
+
+const DEFAULT_MAX_TTL_MS = 60_000;
+/** A cached internal JWT is replaced this long before it expires (at most, see `refreshMargin`). */
+const MAX_REFRESH_MARGIN_MS = 10_000;
+/** A stale internal JWT is still forwarded (auth server down) only if it lives at least this long. */
+const STALE_MIN_REMAINING_MS = 1000;
+
+const NONE_OUTCOME: Success = Object.freeze({
+  ok: true,
+  principal: Object.freeze({
+    sub: undefined,
+    clientId: undefined,
+    scopes: new Set<string>(),
+    tokenKind: 'none',
+  }) satisfies AuthPrincipal,
+  upstreamAuthorization: undefined,
+});
+
+const INACTIVE = (): AuthFailure =>
+  // No dedicated "inactive" code yet: a token the auth server calls inactive is refused like a revoked one.
+  refuse(new GatehouseError('ERR_GATEWAY_TOKEN_INACTIVE'), 'inactive');
+
+function checkOptions(options: GatewayAuthOptions): string[] {
+  const problems: string[] = [];
+  const positiveInt = (value: unknown): boolean => Number.isSafeInteger(value) && (value as number) > 0;
+  const nonNegative = (value: unknown): boolean =>
+    typeof value === 'number' && Number.isFinite(value) && value >= 0;
+  if (typeof options.issuer !== 'string' || !isAllowedEndpoint(options.issuer))
+    problems.push('issuer: an https URL (plain http only on loopback)');
+  if (options.jwksUri !== undefined && !isAllowedEndpoint(options.jwksUri))
+    problems.push('jwksUri: an https URL (plain http only on loopback)');
+  if (
+    !Array.isArray(options.jwtAudience) ||
+    options.jwtAudience.length === 0 ||
+    options.jwtAudience.some((a) => typeof a !== 'string' || a === '')
+  )
+    problems.push('jwtAudience: one or more non-empty strings');
+  if (typeof options.client.clientId !== 'string' || options.client.clientId === '')
+    problems.push('client.clientId: required');
+  if (typeof options.client.clientSecret !== 'string' || options.client.clientSecret === '')
+    problems.push('client.clientSecret: required');
+  if (!positiveInt(options.introspectionCache.maxEntries))
+    problems.push('introspectionCache.maxEntries: a positive integer');
+  if (!nonNegative(options.introspectionCache.negativeTtlMs))
+    problems.push('introspectionCache.negativeTtlMs: a non-negative number');
+  if (options.introspectionCache.maxTtlMs !== undefined && !positiveInt(options.introspectionCache.maxTtlMs))
+    problems.push('introspectionCache.maxTtlMs: a positive integer');
+  if (!positiveInt(options.exchangeCache.maxEntries))
+    problems.push('exchangeCache.maxEntries: a positive integer');
+  if (!positiveInt(options.timeoutMs)) problems.push('timeoutMs: a positive integer');
+  if (options.clockToleranceSec !== undefined && !nonNegative(options.clockToleranceSec))
+    problems.push('clockToleranceSec: a non-negative number');
+  return problems;
+}
+
+/** How long before its `exp` an internal JWT is replaced: a fifth of its life, 1 s to 10 s. */
+function refreshMargin(lifetimeMs: number): number {
+  return Math.min(MAX_REFRESH_MARGIN_MS, Math.max(1000, Math.floor(lifetimeMs / 5)));
+}
+
+const isFailure = (value: object): value is AuthFailure => (value as Partial<AuthFailure>).ok === false;
+
+function single<T>(inFlight: Map<string, Promise<T>>, key: string, run: () => Promise<T>): Promise<T> {
+  let promise = inFlight.get(key);
+  if (promise === undefined) {
+    promise = run().finally(() => inFlight.delete(key));
+    inFlight.set(key, promise);
+  }
+  return promise;
+}
+
+/**
+ * The gateway's authentication (issue 4): JWTs verified locally with guard, opaque tokens
+ * introspected (RFC 7662) and swapped for an internal JWT per service audience (RFC 8693, the
+ * phantom-token pattern), sender constraints enforced (RFC 9449, RFC 8705), caches evicted by the
+ * auth server's revocation events. Reads the auth server's metadata (RFC 8414) first; rejects
+ * when it cannot (ERR_GATEWAY_AUTH_UNAVAILABLE, ERR_CONFIG_INVALID).
+ */
+export async function createGatewayAuthenticator(
+  options: GatewayAuthOptions,
+  deps: GatewayAuthDeps,
+): Promise<GatewayAuthenticator> {
+  const problems = checkOptions(options);
+  if (problems.length > 0)
+    throw new GatehouseError('ERR_CONFIG_INVALID', { detail: `gateway auth: ${problems.join('; ')}` });
+
+  const now = deps.now ?? Date.now;
+  const { logger, state } = deps;
+  const { issuer, timeoutMs } = options;
+  const maxTtlMs = options.introspectionCache.maxTtlMs ?? DEFAULT_MAX_TTL_MS;
+  const negativeTtlMs = options.introspectionCache.negativeTtlMs;
+  const jwtAudience = new Set(options.jwtAudience);
+
+  const http = createAuthServerHttp({ ...options.client, timeoutMs });
+  let endpoints: AuthServerEndpoints;
+  try {
+    endpoints = await discoverEndpoints(http, issuer);
+  } catch (err) {
+    await http.close();
+    throw err;
+  }
+  const jwksUri = options.jwksUri ?? endpoints.jwks;
+
+  const buildVerifier = (): Verifier =>
+    createVerifier({
+      issuer,
+      audience: options.jwtAudience,
+      jwksUri,
+      // RFC 9068 §2.1, §4: JWT access tokens carry typ at+jwt.
+      typ: 'at+jwt',
+      now,
+      cache: { maxEntries: options.introspectionCache.maxEntries },
+      jwksOptions: { timeoutMs },
+      ...(options.algorithms === undefined ? {} : { algorithms: options.algorithms as readonly Algorithm[] }),
+      ...(options.clockToleranceSec === undefined ? {} : { clockToleranceSec: options.clockToleranceSec }),
+      onEvent: (event) => {
+        if (event.type === 'jwks.fetch_failed' || event.type === 'jwks.stale_served')
+          logger.warn({ event: event.type }, 'gateway auth: key set');
+      },
+    });
+  let verifier: Verifier;
+  try {
+    verifier = buildVerifier();
+  } catch (err) {
+    await http.close();
+    throw err;
+  }
+  const dpop = createDpopVerifier({
+    // RFC 9449 §11.1: seen proof ids are shared by every gateway instance.
+    replayStore: sharedReplayStore(state, 'gateway:dpop:', now),
+    now,
+  });
+
+  const introspections = new TokenCache<IntrospectionEntry>(options.introspectionCache.maxEntries);
+  const inactive = new ExpiryCache<true>(options.introspectionCache.maxEntries);
+  const exchanges = new TokenCache<ExchangeEntry>(options.exchangeCache.maxEntries);
+  const exchangeRefusals = new ExpiryCache<AuthFailure>(options.exchangeCache.maxEntries);
+  const introspecting = new Map<string, Promise<IntrospectionEntry | AuthFailure>>();
+  const exchanging = new Map<string, Promise<Success | AuthFailure>>();
+  // Longer than any call can take: a late answer computed before a revocation is caught here.
+  const revocations = new RecentRevocations(Math.max(4 * timeoutMs, 10_000), now);
+  /** Outcomes of JWTs forwarded unchanged, per cached principal of guard (one per token). */
+  const jwtOutcomes = new WeakMap<Principal, Success>();
+  const counters = { introspectionHits: 0, introspectionMisses: 0, exchangeHits: 0, exchangeMisses: 0 };
+  let retiredVerifyHits = 0;
+  let authServerHealthy = true;
+  let unsubscribe: (() => Promise<void>) | undefined;
+
+  function noteAuthServer(ok: boolean, err?: unknown): void {
+    if (ok === authServerHealthy) return;
+    authServerHealthy = ok;
+    // Logged on transitions only: an outage must not write one line per request.
+    if (ok) logger.info('gateway auth: auth server reachable again');
+    else
+      logger.warn(
+        isGatehouseError(err) ? { code: err.code, detail: err.detail } : { err },
+        'gateway auth: auth server unavailable, serving cached results only',
+      );
+  }
+
+  // ---- opaque tokens: introspection (RFC 7662) --------------------------------------------------
+
+  async function fetchIntrospection(key: string, token: string): Promise<IntrospectionEntry | AuthFailure> {
+    const answer = await introspectToken(http, endpoints.introspection, token, issuer);
+    noteAuthServer(true);
+    const t = now();
+    if (!answer.active) {
+      introspections.delete(key);
+      inactive.set(key, true, t + negativeTtlMs);
+      return INACTIVE();
+    }
+    const expiresAtMs = answer.exp === undefined ? t + maxTtlMs : answer.exp * 1000;
+    if (expiresAtMs <= t) return refuse(new GatehouseError('ERR_JWT_EXPIRED'), 'expired');
+    const entry: IntrospectionEntry = {
+      token: answer,
+      freshUntilMs: Math.min(expiresAtMs, t + maxTtlMs),
+      expiresAtMs,
+      jtis: answer.jti === undefined ? [] : [answer.jti],
+      sub: answer.sub,
+      sid: answer.sid,
+      issuedAt: answer.iat,
+      clientId: answer.clientId,
+    };
+    if (revocations.covers(entry)) return refuse(new GatehouseError('ERR_JWT_REVOKED'), 'revoked');
+    introspections.set(key, entry);
+    return entry;
+  }
+
+  async function introspect(key: string, token: string): Promise<IntrospectionEntry | AuthFailure> {
+    const t = now();
+    const entry = introspections.get(key);
+    if (entry !== undefined) {
+      if (entry.freshUntilMs > t) {
+        counters.introspectionHits++;
+        return entry;
+      }
+      if (entry.expiresAtMs <= t) introspections.delete(key);
+    } else if (inactive.get(key, t) !== undefined) {
+      counters.introspectionHits++;
+      return INACTIVE();
+    }
+    counters.introspectionMisses++;
+    try {
+      return await single(introspecting, key, () => fetchIntrospection(key, token));
+    } catch (err) {
+      noteAuthServer(false, err);
+      // Fail closed, except that an answer already cached keeps serving until the token's exp.
+      const stale = introspections.get(key);
+      if (stale !== undefined && stale.expiresAtMs > now()) return stale;
+      return classifyFailure(err);
+    }
+  }
+
+  // ---- the phantom step: token exchange (RFC 8693) ----------------------------------------------
+
+  async function fetchExchange(
+    key: string,
+    exchangeKey: string,
+    token: string,
+    subject: Subject,
+    audience: string,
+    tokenKind: 'jwt' | 'opaque',
+  ): Promise<Success | AuthFailure> {
+    const answer = await exchangeToken(http, endpoints.token, token, audience, now);
+    noteAuthServer(true);
+    const t = now();
+    if (!answer.ok) {
+      const failure =
+        answer.error === 'invalid_target'
+          ? // The token's client may not reach this service: the token is not for this audience.
+            refuse(
+              new GatehouseError('ERR_JWT_AUDIENCE_INVALID', { detail: 'token exchange: invalid_target' }),
+              'invalid',
+            )
+          : INACTIVE();
+      exchangeRefusals.set(exchangeKey, failure, t + negativeTtlMs);
+      if (answer.error === 'invalid_grant') {
+        // The subject token died since it was introspected: forget its introspection too.
+        introspections.delete(key);
+        inactive.set(key, true, t + negativeTtlMs);
+      }
+      return failure;
+    }
+    const entry = buildExchangeEntry(answer, subject, tokenKind, t);
+    if (revocations.covers(entry)) return refuse(new GatehouseError('ERR_JWT_REVOKED'), 'revoked');
+    exchanges.set(exchangeKey, entry);
+    return entry.outcome;
+  }
+
+  function buildExchangeEntry(
+    answer: ExchangedToken,
+    subject: Subject,
+    tokenKind: 'jwt' | 'opaque',
+    t: number,
+  ): ExchangeEntry {
+    const principal: AuthPrincipal = Object.freeze({
+      sub: subject.sub,
+      clientId: subject.clientId,
+      // What the service will see: only the scopes of its audience survive the exchange.
+      scopes: answer.scopes,
+      tokenKind,
+    });
+    return {
+      outcome: Object.freeze({ ok: true, principal, upstreamAuthorization: `Bearer ${answer.jwt}` }),
+      refreshAtMs: answer.expiresAtMs - refreshMargin(answer.expiresAtMs - t),
+      expiresAtMs: answer.expiresAtMs,
+      kid: answer.kid,
+      jtis: answer.jti === undefined ? subject.jtis : [...subject.jtis, answer.jti],
+      sub: subject.sub,
+      sid: subject.sid,
+      issuedAt: subject.issuedAt,
+    };
+  }
+
+  async function exchange(
+    key: string,
+    token: string,
+    subject: Subject,
+    audience: string,
+    tokenKind: 'jwt' | 'opaque',
+  ): Promise<Success | AuthFailure> {
+    const exchangeKey = `${key} ${audience}`;
+    const t = now();
+    const entry = exchanges.get(exchangeKey);
+    if (entry !== undefined) {
+      if (entry.refreshAtMs > t) {
+        counters.exchangeHits++;
+        return entry.outcome;
+      }
+      if (entry.expiresAtMs - STALE_MIN_REMAINING_MS <= t) exchanges.delete(exchangeKey);
+    } else {
+      const refused = exchangeRefusals.get(exchangeKey, t);
+      if (refused !== undefined) {
+        counters.exchangeHits++;
+        return refused;
+      }
+    }
+    counters.exchangeMisses++;
+    try {
+      return await single(exchanging, exchangeKey, () =>
+        fetchExchange(key, exchangeKey, token, subject, audience, tokenKind),
+      );
+    } catch (err) {
+      noteAuthServer(false, err);
+      const stale = exchanges.get(exchangeKey);
+      if (stale !== undefined && stale.expiresAtMs - STALE_MIN_REMAINING_MS > now()) return stale.outcome;
+      return classifyFailure(err);
+    }
+  }
+
+  // ---- per token kind ---------------------------------------------------------------------------
+
+  async function authenticateOpaque(
+    credentials: Credentials,
+    request: AuthRequest,
+    route: RouteAuth,
+  ): Promise<AuthOutcome> {
+    const key = hashToken(credentials.token);
+    const subject = await introspect(key, credentials.token);
+    if (isFailure(subject)) return subject;
+    const { aud } = subject.token;
+    // RFC 8707: a token restricted to other audiences is not good here (no aud: the exchange decides).
+    if (aud !== undefined && !aud.some((a) => a === route.audience || jwtAudience.has(a))) {
+      return refuse(
+        new GatehouseError('ERR_JWT_AUDIENCE_INVALID', { detail: 'introspection: aud' }),
+        'invalid',
+      );
+    }
+    const { token } = subject;
+    if (token.jkt !== undefined || token.x5t !== undefined || credentials.scheme === 'DPoP')
+      await confirmBinding(token, credentials, request, dpop);
+    return exchange(key, credentials.token, subject, route.audience, 'opaque');
+  }
+
+  async function authenticateJwt(
+    credentials: Credentials,
+    request: AuthRequest,
+    route: RouteAuth,
+  ): Promise<AuthOutcome> {
+    const principal = await verifier.verify(credentials.token);
+    const jkt = principal.cnf?.jkt;
+    const x5t = principal.cnf?.['x5t#S256'];
+    const bound = jkt !== undefined || x5t !== undefined;
+    // The common case (an unbound Bearer token) stays free of the binding machinery.
+    if (bound || credentials.scheme === 'DPoP')
+      await confirmBinding({ jkt, x5t }, credentials, request, dpop);
+    if (!bound) {
+      let outcome = jwtOutcomes.get(principal);
+      if (outcome === undefined) {
+        outcome = Object.freeze({
+          ok: true,
+          principal: Object.freeze({
+            sub: principal.sub,
+            clientId: principal.clientId,
+            scopes: new Set(principal.scopes),
+            tokenKind: 'jwt',
+          }),
+          // Forwarded unchanged, with the scheme spelled canonically.
+          upstreamAuthorization: `Bearer ${credentials.token}`,
+        });
+        jwtOutcomes.set(principal, outcome);
+      }
+      return outcome;
+    }
+    // A sender-constrained token cannot travel on (the service holds no proof key): the service
+    // gets an unbound internal JWT for its audience instead, as for opaque tokens.
+    return exchange(
+      hashToken(credentials.token),
+      credentials.token,
+      {
+        jtis: principal.jti === undefined ? [] : [principal.jti],
+        sub: principal.sub,
+        sid: principal.sid,
+        issuedAt: principal.issuedAt,
+        clientId: principal.clientId,
+      },
+      route.audience,
+      'jwt',
+    );
+  }
+
+  async function authenticate(request: AuthRequest, route: RouteAuth): Promise<AuthOutcome> {
+    if (route.mode === 'none') return NONE_OUTCOME;
+    try {
+      const credentials = extractCredentials(request.authorization);
+      const jwt = looksLikeJwt(credentials.token);
+      if (jwt && route.mode === 'opaque')
+        return refuse(
+          new GatehouseError('ERR_JWT_TYP_INVALID', { detail: 'JWT on an opaque-only route' }),
+          'invalid',
+        );
+      if (!jwt && route.mode === 'jwt')
+        return refuse(
+          new GatehouseError('ERR_JWT_MALFORMED', { detail: 'opaque token on a JWT-only route' }),
+          'invalid',
+        );
+      return await (jwt
+        ? authenticateJwt(credentials, request, route)
+        : authenticateOpaque(credentials, request, route));
+    } catch (err) {
+      const failure = classifyFailure(err);
+      if (failure.reason === 'unavailable' && !isGatehouseError(err))
+        logger.error({ err }, 'gateway auth: unexpected failure');
+      return failure;
+    }
+  }
+
+  // ---- revocation events ------------------------------------------------------------------------
+
+  function replaceVerifier(): void {
+    // A compromised key: drop every cached verification and read the key set again.
+    const old = verifier;
+    retiredVerifyHits += old.stats().cacheHits;
+    verifier = buildVerifier();
+    old.close();
+  }
+
+  function applyRevocation(event: RevocationEvent): void {
+    revocations.add(event);
+    if ('jti' in event) {
+      verifier.revoke({ jti: event.jti });
+      introspections.evictJti(event.jti);
+      exchanges.evictJti(event.jti);
+    } else if ('sid' in event) {
+      verifier.revoke({ sid: event.sid });
+      const matches = (entry: RevocableEntry): boolean => entry.sid === event.sid;
+      introspections.evictWhere(matches);
+      exchanges.evictWhere(matches);
+    } else if ('sub' in event) {
+      verifier.revoke({ sub: event.sub, issuedBefore: event.issuedBefore });
+      const matches = (entry: RevocableEntry): boolean =>
+        entry.sub === event.sub && (entry.issuedAt ?? 0) <= event.issuedBefore;
+      introspections.evictWhere(matches);
+      exchanges.evictWhere(matches);
+    } else {
+      replaceVerifier();
+      exchanges.evictWhere((entry) => entry.kid === event.kid);
+    }
+  }
+
+  function onRevocationMessage(message: string): void {
+    const event = parseRevocationEvent(message);
+    if (event === undefined) {
+      logger.warn('gateway auth: unreadable revocation event ignored');
+      return;
+    }
+    try {
+      applyRevocation(event);
+    } catch (err) {
+      logger.error({ err }, 'gateway auth: revocation event not applied');
+    }
+  }
+
+  return {
+    authenticate,
+    async start() {
+      if (unsubscribe !== undefined) return;
+      unsubscribe = await state.subscribe(REVOCATION_CHANNEL, onRevocationMessage);
+    },
+    async close() {
+      const stop = unsubscribe;
+      unsubscribe = undefined;
+      await stop?.();
+      verifier.close();
+      introspections.clear();
+      inactive.clear();
+      exchanges.clear();
+      exchangeRefusals.clear();
+      await http.close();
+    },
+    stats: () => ({ ...counters, verifyCacheHits: retiredVerifyHits + verifier.stats().cacheHits }),
+  };
+}

@@ -1,0 +1,93 @@
+import type { X509Certificate } from 'node:crypto';
+import type { GatehouseError, Logger, SharedState } from '@gatehouse/core';
+
+export interface GatewayAuthOptions {
+  /** The auth server's issuer identifier; discovery is read from it (RFC 8414 §3). */
+  readonly issuer: string;
+  /** Default: `jwks_uri` from discovery. */
+  readonly jwksUri?: string;
+  /** Audiences accepted for JWTs presented directly (and for the `aud` of opaque tokens). */
+  readonly jwtAudience: readonly string[];
+  /** JWS allowlist for access tokens (guard's default when absent). */
+  readonly algorithms?: readonly string[];
+  /** The gateway's own confidential client: introspection and token exchange, client_secret_basic. */
+  readonly client: { readonly clientId: string; readonly clientSecret: string };
+  readonly introspectionCache: {
+    readonly maxEntries: number;
+    /** How long an inactive answer is remembered (short, e.g. 5000). */
+    readonly negativeTtlMs: number;
+    /**
+     * Longest a positive answer is used before asking again (default 60 000); never past the
+     * token's `exp`. While the auth server is unreachable a cached answer keeps serving until `exp`.
+     */
+    readonly maxTtlMs?: number;
+  };
+  readonly exchangeCache: { readonly maxEntries: number };
+  /** Deadline of one call to the auth server (discovery, introspection, exchange, JWKS). */
+  readonly timeoutMs: number;
+  /** Skew allowed when checking JWT `exp`/`nbf`/`iat` (guard default 30). */
+  readonly clockToleranceSec?: number;
+}
+
+export interface GatewayAuthDeps {
+  readonly state: SharedState;
+  readonly logger: Logger;
+  /** Clock in epoch milliseconds (tests freeze time with it). */
+  readonly now?: () => number;
+}
+
+/** What the authenticator needs from a request; built by the pipeline. */
+export interface AuthRequest {
+  /** The `Authorization` field; several fields joined with `, ` (see `collectAuthHeaders`) are refused. */
+  readonly authorization: string | undefined;
+  /** The raw `DPoP` field; several proofs → invalid. */
+  readonly dpop: string | undefined;
+  readonly method: string;
+  /** The external URL without query, for the DPoP `htu` check (RFC 9449 §4.3). */
+  readonly htu: string;
+  /** The TLS client certificate, for certificate-bound tokens (RFC 8705 §3). */
+  readonly peerCertificate?: X509Certificate;
+}
+
+export interface RouteAuth {
+  readonly mode: 'none' | 'jwt' | 'opaque' | 'any';
+  /** The service's internal audience: the phantom token is exchanged for it. */
+  readonly audience: string;
+}
+
+export interface AuthPrincipal {
+  readonly sub: string | undefined;
+  readonly clientId: string | undefined;
+  readonly scopes: ReadonlySet<string>;
+  readonly tokenKind: 'jwt' | 'opaque' | 'none';
+}
+
+/** A bounded metrics label (`gatehouse_auth_failures_total{reason}`). */
+export type AuthFailureReason =
+  'missing' | 'malformed' | 'invalid' | 'expired' | 'revoked' | 'inactive' | 'dpop' | 'mtls' | 'unavailable';
+
+export type AuthOutcome =
+  | {
+      readonly ok: true;
+      readonly principal: AuthPrincipal;
+      /** `Bearer <jwt>` for the service; undefined for `mode: 'none'`. */
+      readonly upstreamAuthorization: string | undefined;
+    }
+  | { readonly ok: false; readonly error: GatehouseError; readonly reason: AuthFailureReason };
+
+export interface GatewayAuthStats {
+  readonly introspectionHits: number;
+  readonly introspectionMisses: number;
+  readonly exchangeHits: number;
+  readonly exchangeMisses: number;
+  readonly verifyCacheHits?: number;
+}
+
+export interface GatewayAuthenticator {
+  /** Never throws: every refusal is an `{ ok: false }` outcome. */
+  authenticate(request: AuthRequest, route: RouteAuth): Promise<AuthOutcome>;
+  /** Subscribes to the auth server's revocation events. */
+  start(): Promise<void>;
+  close(): Promise<void>;
+  stats(): GatewayAuthStats;
+}

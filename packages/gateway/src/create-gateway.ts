@@ -1,0 +1,366 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import {
+  buildProblemResponse,
+  createMetricsRegistry,
+  emitAuditEvent,
+  GatehouseError,
+  type AuditSink,
+  type Logger,
+  type MetricsRegistry,
+  type SharedState,
+  statusTitle,
+} from '@gatehouse/core';
+import type { Kysely } from 'kysely';
+import { createGatewayAuthenticator, type GatewayAuthenticator } from './auth/index.js';
+import type { GatewayConfig } from './config/schema.js';
+import { migrateGateway } from './db/migrations.js';
+import type { GatewayDatabase } from './db/schema.js';
+import { createBanList, type BanList } from './limits/ban-list.js';
+import { createBruteForceDetector } from './limits/brute-force.js';
+import { createMemoryRateLimitStore } from './limits/memory-rate-limit-store.js';
+import { createRateLimiter } from './limits/rate-limiter.js';
+import { createRedisRateLimitStore } from './limits/redis-rate-limit-store.js';
+import type { RateLimitStore } from './limits/rate-limit-store.js';
+import { createGatewayMetrics } from './observability/gateway-metrics.js';
+import { createRequestHandler } from './pipeline/handle-request.js';
+import { buildRuntime, type Runtime } from './runtime/build-runtime.js';
+
+export interface GatewayDeps {
+  readonly config: GatewayConfig;
+  /** Folder that relative paths of the configuration (OpenAPI, certificates) are resolved from. */
+  readonly baseDir: string;
+  /** Durable store of bans (SQLite or PostgreSQL). */
+  readonly db: Kysely<unknown>;
+  readonly state: SharedState;
+  readonly logger: Logger;
+  readonly audit?: AuditSink;
+  /** Redis URL for `rateLimit.store: redis`. */
+  readonly redisUrl?: string | undefined;
+  /** Registry to add the gateway's series to (shared with other components in `gatehouse up`). */
+  readonly metrics?: MetricsRegistry;
+  readonly now?: () => number;
+}
+
+export interface GatewayHealth {
+  readonly ready: boolean;
+  readonly draining: boolean;
+  readonly upstreams: readonly {
+    readonly id: string;
+    readonly targets: readonly { target: string; healthy: boolean; circuit: string }[];
+  }[];
+}
+
+export interface Gateway {
+  /** Binds the listener of the configuration; resolves to its URL. */
+  listen(): Promise<string>;
+  readonly server: Server;
+  readonly bans: BanList;
+  readonly metrics: MetricsRegistry;
+  /** The configuration in force. */
+  config(): GatewayConfig;
+  /**
+   * Swaps in a new configuration: compiled completely first (a bad one changes nothing), then
+   * atomically; requests in flight finish on the configuration they started with.
+   */
+  reload(config: GatewayConfig): Promise<void>;
+  health(): GatewayHealth;
+  /** Stops accepting, lets in-flight requests finish (up to `graceMs`), then releases everything. */
+  close(graceMs?: number): Promise<void>;
+}
+
+function statusOfClientError(err: NodeJS.ErrnoException): { code: Parameters<typeof errorBody>[0] } {
+  switch (err.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return { code: 'ERR_GATEWAY_HEADERS_TOO_LARGE' };
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return { code: 'ERR_GATEWAY_REQUEST_TIMEOUT' };
+    default:
+      return { code: 'ERR_GATEWAY_BAD_REQUEST' };
+  }
+}
+
+function errorBody(
+  code:
+    | 'ERR_GATEWAY_HEADERS_TOO_LARGE'
+    | 'ERR_GATEWAY_REQUEST_TIMEOUT'
+    | 'ERR_GATEWAY_BAD_REQUEST'
+    | 'ERR_GATEWAY_METHOD_NOT_ALLOWED',
+): string {
+  const status = new GatehouseError(code).status;
+  const response = buildProblemResponse({ status, extensions: { code } });
+  return (
+    `HTTP/1.1 ${status} ${statusTitle(status)}\r\n` +
+    'content-type: application/problem+json\r\n' +
+    'cache-control: no-store\r\n' +
+    'x-content-type-options: nosniff\r\n' +
+    'connection: close\r\n' +
+    `content-length: ${Buffer.byteLength(response.body)}\r\n\r\n${response.body}`
+  );
+}
+
+async function openRateLimitStore(deps: GatewayDeps): Promise<RateLimitStore> {
+  if (deps.config.rateLimit.store === 'memory') return createMemoryRateLimitStore();
+  if (deps.redisUrl === undefined)
+    throw new GatehouseError('ERR_CONFIG_INVALID', {
+      detail: 'gateway.rateLimit.store is redis but no Redis URL is configured (sharedState.url / REDIS_URL)',
+    });
+  // With a fallback (open, local) the gateway starts while Redis is down and reconnects by itself.
+  return createRedisRateLimitStore({
+    url: deps.redisUrl,
+    requireConnection: deps.config.rateLimit.onStoreFailure === 'closed',
+  });
+}
+
+async function openAuthenticator(
+  config: GatewayConfig,
+  deps: GatewayDeps,
+): Promise<GatewayAuthenticator | undefined> {
+  const auth = config.auth;
+  if (auth === undefined) return undefined;
+  const audiences = new Set(auth.audience);
+  for (const route of config.routes) if (route.audience !== undefined) audiences.add(route.audience);
+  const authenticator = await createGatewayAuthenticator(
+    {
+      issuer: auth.issuer,
+      jwtAudience: [...audiences],
+      client: { clientId: auth.clientId, clientSecret: auth.clientSecret },
+      introspectionCache: { maxEntries: auth.introspectionCacheSize, negativeTtlMs: auth.negativeCacheMs },
+      exchangeCache: { maxEntries: auth.introspectionCacheSize },
+      timeoutMs: auth.timeoutMs,
+    },
+    { state: deps.state, logger: deps.logger, ...(deps.now === undefined ? {} : { now: deps.now }) },
+  );
+  await authenticator.start();
+  return authenticator;
+}
+
+/**
+ * The gateway: a strict node:http listener running the request pipeline over the routes of the
+ * configuration, with bans and limits shared through the stores.
+ */
+export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
+  const logger = deps.logger.child({ component: 'gateway' });
+  const accessLog = deps.logger.child({ component: 'gateway', log: 'access' });
+  await migrateGateway(deps.db);
+  const now = deps.now ?? Date.now;
+
+  let runtime: Runtime = await buildRuntime(deps.config, { baseDir: deps.baseDir, logger, now });
+  let authenticator: GatewayAuthenticator | undefined;
+  const store = await openRateLimitStore(deps);
+  const bans = createBanList({
+    db: deps.db as Kysely<GatewayDatabase>,
+    state: deps.state,
+    now,
+    logger,
+    ...(deps.audit === undefined ? {} : { audit: deps.audit }),
+  });
+  try {
+    authenticator = await openAuthenticator(deps.config, deps);
+    await bans.start();
+  } catch (err) {
+    await Promise.allSettled([runtime.close(), store.close(), authenticator?.close(), bans.stop()]);
+    throw err;
+  }
+  const limiter = createRateLimiter({
+    store,
+    onStoreFailure: deps.config.rateLimit.onStoreFailure,
+    now,
+    logger,
+  });
+  const bruteForceConfig = (): GatewayConfig['bruteForce'] => runtime.config.bruteForce;
+  let bruteForce = bruteForceConfig().enabled ? buildBruteForce(bruteForceConfig()) : undefined;
+  function buildBruteForce(config: GatewayConfig['bruteForce']): ReturnType<typeof createBruteForceDetector> {
+    return createBruteForceDetector({
+      state: deps.state,
+      bans,
+      threshold: config.threshold,
+      windowSec: config.windowSec,
+      banSec: config.banSec,
+      maxBanSec: config.maxBanSec,
+      multiplier: config.multiplier,
+      now,
+      logger,
+      ...(deps.audit === undefined ? {} : { audit: deps.audit }),
+    });
+  }
+
+  const metrics = deps.metrics ?? createMetricsRegistry();
+  const gatewayMetrics = createGatewayMetrics(metrics, {
+    bansActive: () => bans.activeCount(),
+    upstreams: () => runtime.upstreams.values(),
+    caches: () => {
+      const stats = authenticator?.stats();
+      if (stats === undefined) return {};
+      return {
+        introspection: { hits: stats.introspectionHits, misses: stats.introspectionMisses },
+        exchange: { hits: stats.exchangeHits, misses: stats.exchangeMisses },
+      };
+    },
+  });
+
+  let listenUrl = '';
+  const publicOrigin = (): string => runtime.config.publicUrl?.replace(/\/$/, '') ?? listenUrl;
+  const handler = createRequestHandler({
+    runtime: () => runtime,
+    authenticator: () => authenticator,
+    limiter,
+    bans,
+    recordAuthFailure: (input) => bruteForce?.recordFailure(input) ?? Promise.resolve(),
+    metrics: gatewayMetrics,
+    accessLog,
+    logger,
+    publicOrigin,
+  });
+
+  const limits = deps.config.limits;
+  let draining = false;
+  const server = createServer(
+    {
+      // Node's strict llhttp parser (never insecureHTTPParser): it refuses Content-Length with
+      // Transfer-Encoding, obfuscated codings, obs-fold and bare CR/LF (RFC 9112 §6.1, §11.2).
+      insecureHTTPParser: false,
+      maxHeaderSize: limits.maxHeaderBytes,
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      requireHostHeader: true,
+      // Node enforces headersTimeout/requestTimeout only when it sweeps connections (default every
+      // 30 s); sweep often enough that a slowloris client is cut near the configured time.
+      connectionsCheckingInterval: Math.max(25, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
+      joinDuplicateHeaders: false,
+    },
+    (req, res) => {
+      if (draining) {
+        res.shouldKeepAlive = false;
+        res.writeHead(503, {
+          'content-type': 'application/problem+json',
+          'retry-after': '5',
+          connection: 'close',
+        });
+        res.end(
+          buildProblemResponse({ status: 503, extensions: { code: 'ERR_GATEWAY_SHUTTING_DOWN' } }).body,
+        );
+        return;
+      }
+      handler(req, res);
+    },
+  );
+  // One more than the limit, so that the pipeline sees an excess and answers 431 (node silently
+  // drops fields beyond maxHeadersCount).
+  server.maxHeadersCount = limits.maxHeaderCount + 1;
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (socket.writable && !socket.destroyed) {
+      socket.end(errorBody(statusOfClientError(err).code));
+    } else socket.destroy();
+  });
+  // CONNECT (a tunnel) is never proxied (RFC 9110 §9.3.6); node hands it to this event, not the handler.
+  server.on('connect', (_req: IncomingMessage, socket: Socket) => {
+    socket.end(errorBody('ERR_GATEWAY_METHOD_NOT_ALLOWED'));
+  });
+  // An upgrade (WebSocket, h2c) is refused: no route proxies upgrades.
+  server.on('upgrade', (_req: IncomingMessage, socket: Socket) => {
+    socket.end(errorBody('ERR_GATEWAY_BAD_REQUEST'));
+  });
+  runtime.start();
+
+  const closeRuntimeLater = (old: Runtime): void => {
+    void old
+      .close()
+      .catch((err: unknown) => logger.warn({ err }, 'closing the previous configuration failed'));
+  };
+
+  return {
+    server,
+    bans,
+    metrics,
+    config: () => runtime.config,
+    async listen() {
+      const { host, port } = runtime.config.listen;
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ host, port }, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      const address = server.address() as AddressInfo;
+      const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      listenUrl = `http://${shown}:${address.port}`;
+      return listenUrl;
+    },
+    async reload(config) {
+      const next = await buildRuntime(config, { baseDir: deps.baseDir, logger, now });
+      let nextAuthenticator = authenticator;
+      if (
+        JSON.stringify(config.auth) !== JSON.stringify(runtime.config.auth) ||
+        hasNewAudience(runtime.config, config)
+      ) {
+        try {
+          nextAuthenticator = await openAuthenticator(config, deps);
+        } catch (err) {
+          await next.close();
+          throw err;
+        }
+      }
+      const previous = runtime;
+      const previousAuthenticator = authenticator;
+      runtime = next;
+      authenticator = nextAuthenticator;
+      bruteForce = config.bruteForce.enabled ? buildBruteForce(config.bruteForce) : undefined;
+      next.start();
+      closeRuntimeLater(previous);
+      if (previousAuthenticator !== nextAuthenticator) void previousAuthenticator?.close();
+      logger.info({ routes: config.routes.length }, 'configuration reloaded');
+      if (deps.audit !== undefined) {
+        emitAuditEvent(
+          deps.audit,
+          {
+            time: new Date(now()).toISOString(),
+            action: 'gateway.config.reload',
+            outcome: 'success',
+            component: 'gateway',
+            details: { routes: config.routes.length },
+          },
+          (err) => logger.warn({ err }, 'audit sink failed'),
+        );
+      }
+    },
+    health() {
+      return {
+        ready: server.listening && !draining,
+        draining,
+        upstreams: [...runtime.upstreams.values()].map((upstream) => ({
+          id: upstream.id,
+          targets: upstream
+            .health()
+            .map((t) => ({ target: t.target, healthy: t.healthy, circuit: t.circuit })),
+        })),
+      };
+    },
+    async close(graceMs = 10_000) {
+      draining = true;
+      const closed = new Promise<void>((resolve) => {
+        if (!server.listening) resolve();
+        else server.close(() => resolve());
+      });
+      server.closeIdleConnections();
+      const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+      timer.unref();
+      await closed;
+      clearTimeout(timer);
+      await Promise.allSettled([
+        runtime.close(),
+        store.close(),
+        limiter.close(),
+        authenticator?.close(),
+        bans.stop(),
+      ]);
+    },
+  };
+}
+
+function hasNewAudience(previous: GatewayConfig, next: GatewayConfig): boolean {
+  const before = new Set(previous.routes.map((route) => route.audience));
+  return next.routes.some((route) => !before.has(route.audience));
+}

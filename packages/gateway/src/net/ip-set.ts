@@ -1,0 +1,47 @@
+import { BlockList, isIPv4, isIPv6 } from 'node:net';
+
+/** A set of IPv4/IPv6 addresses and CIDR blocks (trusted proxies, allow and deny lists). */
+export interface IpSet {
+  readonly size: number;
+  contains(ip: string): boolean;
+}
+
+/** `::ffff:192.0.2.1` (an IPv4 client on a dual-stack socket) is `192.0.2.1`. */
+export function normalizeIp(ip: string): string {
+  const lower = ip.toLowerCase();
+  if (lower.startsWith('::ffff:') && isIPv4(lower.slice(7))) return lower.slice(7);
+  return lower;
+}
+
+function familyOf(address: string): 'ipv4' | 'ipv6' {
+  if (isIPv4(address)) return 'ipv4';
+  if (isIPv6(address)) return 'ipv6';
+  throw new TypeError(`not an IP address: ${address}`);
+}
+
+/** Builds the set from `192.0.2.7`, `10.0.0.0/8`, `2001:db8::/32`…; throws a TypeError on anything else. */
+export function buildIpSet(entries: readonly string[]): IpSet {
+  const list = new BlockList();
+  for (const entry of entries) {
+    const [address = '', prefix, extra] = entry.trim().split('/');
+    const normalized = normalizeIp(address);
+    const family = familyOf(normalized);
+    if (extra !== undefined) throw new TypeError(`not a CIDR block: ${entry}`);
+    if (prefix === undefined) {
+      list.addAddress(normalized, family);
+      continue;
+    }
+    const bits = /^\d{1,3}$/.test(prefix) ? Number(prefix) : NaN;
+    if (!(bits >= 0 && bits <= (family === 'ipv4' ? 32 : 128)))
+      throw new TypeError(`bad prefix length: ${entry}`);
+    list.addSubnet(normalized, bits, family);
+  }
+  return {
+    size: entries.length,
+    contains(ip) {
+      const normalized = normalizeIp(ip);
+      if (isIPv4(normalized)) return list.check(normalized, 'ipv4');
+      return isIPv6(normalized) && list.check(normalized, 'ipv6');
+    },
+  };
+}

@@ -1,0 +1,521 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import { buildProblemResponse, GatehouseError, type Logger } from '@gatehouse/core';
+import { checkScopes, type AuthOutcome, type GatewayAuthenticator } from '../auth/index.js';
+import { canonicalizeTarget, isCanonicalPath } from '../http/canonical-path.js';
+import { resolveClientIp } from '../http/client-ip.js';
+import { parseJsonWithLimits } from '../http/json-limits.js';
+import { readBody } from '../http/read-body.js';
+import { createRequestId, isValidRequestId } from '../http/request-id.js';
+import { buildUpstreamHeaders } from '../http/request-headers.js';
+import type { OperationMatch } from '../openapi/index.js';
+import { buildClientResponseHeaders } from '../http/response-headers.js';
+import { continueTraceparent } from '../http/trace-context.js';
+import type { BanList } from '../limits/ban-list.js';
+import type { RateLimiter } from '../limits/rate-limiter.js';
+import { normalizeIp } from '../net/ip-set.js';
+import type { GatewayMetrics } from '../observability/gateway-metrics.js';
+import { rewritePath } from '../routing/route-table.js';
+import type { RouteRuntime, Runtime } from '../runtime/build-runtime.js';
+import { rewriteLocation } from '../upstream/index.js';
+import { sendError } from './respond.js';
+
+export interface PipelineDeps {
+  /** The configuration in force (swapped on reload; a request keeps the one it started with). */
+  readonly runtime: () => Runtime;
+  readonly authenticator: () => GatewayAuthenticator | undefined;
+  readonly limiter: RateLimiter;
+  readonly bans: BanList;
+  readonly recordAuthFailure:
+    ((input: { ip: string; clientId: string | undefined }) => Promise<void>) | undefined;
+  readonly metrics: GatewayMetrics;
+  readonly accessLog: Logger;
+  readonly logger: Logger;
+  /** External origin (DPoP `htu`, Location rewriting), e.g. `https://api.example.com`. */
+  readonly publicOrigin: () => string;
+}
+
+const NONE: readonly string[] = Object.freeze([]);
+const PROXIED_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+const ALLOW_ALL = [...PROXIED_METHODS].join(', ');
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
+const BODYLESS = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE']);
+const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json$/;
+
+/** What the access log and metrics record of one request. */
+interface Outcome {
+  route: string;
+  status: number;
+  upstreamMs: number | undefined;
+  clientId: string | undefined;
+  sub: string | undefined;
+}
+
+function mediaType(contentType: string | undefined): string {
+  if (contentType === undefined) return '';
+  const semicolon = contentType.indexOf(';');
+  return (semicolon === -1 ? contentType : contentType.slice(0, semicolon)).trim().toLowerCase();
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+/**
+ * The request pipeline, one function per request: each stage either refuses (problem+json, or an
+ * RFC 6750 challenge) or hands on; nothing reaches the upstream that any stage refused.
+ */
+export function createRequestHandler(
+  deps: PipelineDeps,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    const started = performance.now();
+    const runtime = deps.runtime();
+    const socketIp = normalizeIp(req.socket.remoteAddress ?? '');
+    const peerTrusted = runtime.trustedProxies.size > 0 && runtime.trustedProxies.contains(socketIp);
+    const clientIp = peerTrusted
+      ? resolveClientIp(socketIp, joinedHeader(req.headers['x-forwarded-for']), runtime.trustedProxies)
+      : socketIp;
+    const inbound = req.headers['x-request-id'];
+    const requestId =
+      peerTrusted && typeof inbound === 'string' && isValidRequestId(inbound) ? inbound : createRequestId();
+    const outcome: Outcome = {
+      route: '_unmatched',
+      status: 0,
+      upstreamMs: undefined,
+      clientId: undefined,
+      sub: undefined,
+    };
+    const hsts = runtime.config.responses.hsts === false ? undefined : runtime.config.responses.hsts;
+
+    res.once('close', () => {
+      const totalMs = performance.now() - started;
+      const status = outcome.status === 0 ? (res.headersSent ? res.statusCode : 499) : outcome.status;
+      const upstreamMs = outcome.upstreamMs;
+      const gatewayMs = upstreamMs === undefined ? totalMs : Math.max(0, totalMs - upstreamMs);
+      deps.metrics.observeRequest(
+        outcome.route,
+        req.method ?? 'OTHER',
+        status,
+        gatewayMs / 1000,
+        upstreamMs === undefined ? undefined : upstreamMs / 1000,
+      );
+      // RFC 9110 §7.1: the path only — a query string may carry secrets some clients put there.
+      const questionMark = (req.url ?? '').indexOf('?');
+      deps.accessLog.info({
+        requestId,
+        route: outcome.route,
+        method: req.method,
+        path: questionMark === -1 ? req.url : req.url?.slice(0, questionMark),
+        status,
+        clientIp,
+        clientId: outcome.clientId,
+        sub: outcome.sub,
+        durationMs: Math.round(totalMs * 1000) / 1000,
+        upstreamMs: upstreamMs === undefined ? undefined : Math.round(upstreamMs * 1000) / 1000,
+        aborted: !res.writableFinished,
+      });
+    });
+
+    const fail = (
+      error: GatehouseError | Parameters<typeof sendError>[1],
+      extra?: Omit<Parameters<typeof sendError>[2], 'requestId' | 'hsts'>,
+    ): undefined => {
+      outcome.status = sendError(res, error, { requestId, hsts, ...extra });
+      // The rest of a refused request body is not read: close the connection after the answer.
+      if (!req.complete) res.shouldKeepAlive = false;
+      return undefined;
+    };
+
+    // 1. Bans and IP rules come before any other work (a banned client costs one lookup).
+    if (deps.bans.isBanned(clientIp) !== undefined) {
+      fail('ERR_GATEWAY_BANNED');
+      return;
+    }
+    if (runtime.ipRules.decide(clientIp) === 'deny') {
+      fail('ERR_GATEWAY_IP_DENIED');
+      return;
+    }
+
+    // Only the methods of RFC 9110 §9.3 a route can allow are proxied; TRACE, CONNECT and
+    // extension methods (WebDAV, PURGE…) never reach a service.
+    const method = req.method ?? '';
+    if (!PROXIED_METHODS.has(method)) {
+      fail('ERR_GATEWAY_METHOD_NOT_ALLOWED', { headers: { allow: ALLOW_ALL } });
+      return;
+    }
+
+    // 2. What the HTTP parser lets through but a proxy must not: framing and Host (RFC 9112).
+    const framing = framingProblem(req);
+    if (framing !== undefined) {
+      // Whatever follows on this connection cannot be trusted to start where this request ended.
+      res.shouldKeepAlive = false;
+      fail(new GatehouseError('ERR_GATEWAY_BAD_REQUEST', { detail: framing }));
+      return;
+    }
+
+    // Limits the HTTP parser does not enforce, then one canonical path.
+    const limits = runtime.config.limits;
+    if (req.rawHeaders.length / 2 > limits.maxHeaderCount) {
+      fail('ERR_GATEWAY_HEADERS_TOO_LARGE');
+      return;
+    }
+    const url = req.url ?? '';
+    if (url.length > limits.maxUrlLength) {
+      fail('ERR_GATEWAY_URL_TOO_LONG');
+      return;
+    }
+    const target = canonicalizeTarget(url);
+    if (!target.ok) {
+      fail(new GatehouseError('ERR_GATEWAY_PATH_INVALID', { detail: target.reason }));
+      return;
+    }
+    const { path, query } = target;
+
+    // 3. Route.
+    const match = runtime.table.match(req.headers.host ?? '', method, path);
+    if (match.kind === 'not-found') {
+      fail('ERR_GATEWAY_ROUTE_NOT_FOUND');
+      return;
+    }
+    if (match.kind === 'method-not-allowed') {
+      fail('ERR_GATEWAY_METHOD_NOT_ALLOWED', { headers: { allow: match.allow.join(', ') } });
+      return;
+    }
+    const route = runtime.routes.get(match.route) as RouteRuntime;
+    outcome.route = route.id;
+
+    // 4. Content rules.
+    const refusal = route.filter.check({ method, path, query, headers: req.headers });
+    if (refusal !== undefined) {
+      fail(
+        new GatehouseError(refusal.code, { detail: refusal.detail }),
+        refusal.allow === undefined ? undefined : { headers: { allow: refusal.allow } },
+      );
+      return;
+    }
+
+    // 5. The positive security model: only declared operations, valid parameters.
+    let operation: OperationMatch | undefined;
+    if (route.openapi !== undefined) {
+      const found = route.openapi.match(method, path);
+      if (found === undefined) {
+        fail('ERR_GATEWAY_ROUTE_NOT_FOUND');
+        return;
+      }
+      if (found === 'method-not-allowed') {
+        const allow = route.openapi.allowedMethods(path);
+        fail(
+          'ERR_GATEWAY_METHOD_NOT_ALLOWED',
+          allow === undefined ? undefined : { headers: { allow: allow.join(', ') } },
+        );
+        return;
+      }
+      operation = found;
+      const problems = operation.validate({ query, headers: req.headers });
+      if (problems.length > 0) {
+        outcome.status = sendValidationProblem(res, requestId, problems, hsts);
+        return;
+      }
+    }
+
+    void proceed(route, path, query, method, operation).catch((err: unknown) => {
+      // The client went away: nothing to answer (the access log records 499).
+      if (res.destroyed || req.destroyed) return;
+      if (err instanceof GatehouseError) {
+        // Code and detail only: causes (socket errors, aborts) are not worth a stack per request.
+        if (err.status >= 500)
+          deps.logger.warn(
+            { code: err.code, detail: err.detail, requestId, route: route.id },
+            'request failed',
+          );
+        fail(err);
+        return;
+      }
+      deps.logger.error({ err, requestId, route: route.id }, 'unexpected error in the request pipeline');
+      fail('ERR_INTERNAL');
+    });
+
+    async function proceed(
+      route: RouteRuntime,
+      path: string,
+      query: string,
+      method: string,
+      operation: OperationMatch | undefined,
+    ): Promise<void> {
+      // 6. Authentication and coarse scopes.
+      const mode = route.config.auth;
+      let auth: AuthOutcome | undefined;
+      if (mode !== 'none') {
+        const authenticator = deps.authenticator() as GatewayAuthenticator;
+        const dpop = req.headersDistinct['dpop'];
+        if (dpop !== undefined && dpop.length > 1) {
+          fail('ERR_DPOP_MULTIPLE_PROOFS');
+          return;
+        }
+        const socket = req.socket as Partial<TLSSocket>;
+        const certificate =
+          typeof socket.getPeerX509Certificate === 'function' ? socket.getPeerX509Certificate() : undefined;
+        const authorization = req.headersDistinct['authorization'];
+        if (authorization !== undefined && authorization.length > 1) {
+          fail('ERR_OAUTH_INVALID_REQUEST');
+          return;
+        }
+        auth = await authenticator.authenticate(
+          {
+            authorization: authorization?.[0],
+            dpop: dpop?.[0],
+            method,
+            htu: `${deps.publicOrigin()}${path}`,
+            ...(certificate === undefined ? {} : { peerCertificate: certificate }),
+          },
+          { mode, audience: route.config.audience as string },
+        );
+        if (!auth.ok) {
+          deps.metrics.authFailure(auth.reason);
+          if (auth.error.status === 401 && deps.recordAuthFailure !== undefined) {
+            void deps.recordAuthFailure({ ip: clientIp, clientId: undefined }).catch((err: unknown) => {
+              deps.logger.warn({ err }, 'brute-force detector failed');
+            });
+          }
+          fail(auth.error, { schemes: ['Bearer', 'DPoP'] });
+          return;
+        }
+        outcome.clientId = auth.principal.clientId;
+        outcome.sub = auth.principal.sub;
+        const required = route.scopesFor(method);
+        const declared =
+          operation === undefined ? NONE : route.operationScopes(method, operation.pathTemplate);
+        if (!checkScopes(auth.principal.scopes, required) || !checkScopes(auth.principal.scopes, declared)) {
+          fail('ERR_INSUFFICIENT_SCOPE', { scope: [...new Set([...required, ...declared])] });
+          return;
+        }
+      }
+
+      // 7. Rate limits.
+      if (route.rateLimits.length > 0) {
+        const decision = await deps.limiter.check(route.rateLimits, {
+          ip: clientIp,
+          clientId: outcome.clientId,
+          sub: outcome.sub,
+          route: route.id,
+        });
+        for (const [name, value] of Object.entries(decision.headers)) res.setHeader(name, value);
+        if (!decision.allowed) {
+          // onStoreFailure closed: the store could not decide, so the answer is 503, not 429.
+          if (decision.storeFailed && decision.retryAfterSec === undefined) {
+            fail('ERR_STORE_UNAVAILABLE');
+            return;
+          }
+          deps.metrics.rateLimited(route.id);
+          fail(
+            'ERR_GATEWAY_RATE_LIMITED',
+            decision.retryAfterSec === undefined
+              ? undefined
+              : { headers: { 'retry-after': String(decision.retryAfterSec) } },
+          );
+          return;
+        }
+      }
+
+      // 8. Body: read under the route's limit; JSON within depth and width limits, then validated.
+      let body: Buffer | null = null;
+      if (hasBody(req)) {
+        const received = await readBody(req, route.config.maxBodyBytes);
+        body = received;
+        const type = mediaType(req.headers['content-type']);
+        const needsJson = JSON_TYPE.test(type);
+        if (needsJson) {
+          const parsed = parseJsonWithLimits(received.toString('utf8'), {
+            maxDepth: runtime.config.limits.maxJsonDepth,
+            maxMembers: runtime.config.limits.maxJsonMembers,
+          });
+          if (!parsed.ok) {
+            fail(
+              new GatehouseError(
+                parsed.reason === 'syntax' ? 'ERR_GATEWAY_VALIDATION_FAILED' : 'ERR_GATEWAY_JSON_LIMIT',
+                {
+                  detail: parsed.reason,
+                },
+              ),
+            );
+            return;
+          }
+          if (operation?.body !== undefined) {
+            const problems = operation.body.validate(parsed.value);
+            if (problems.length > 0) {
+              outcome.status = sendValidationProblem(res, requestId, problems, hsts);
+              return;
+            }
+          }
+        } else if (
+          operation?.body !== undefined &&
+          !operation.body.accepts(req.headers['content-type'] ?? '')
+        ) {
+          fail('ERR_GATEWAY_UNSUPPORTED_MEDIA_TYPE');
+          return;
+        }
+      } else if (operation?.body?.required === true) {
+        outcome.status = sendValidationProblem(
+          res,
+          requestId,
+          [{ pointer: '/body', message: 'a request body is required' }],
+          hsts,
+        );
+        return;
+      }
+
+      // 9. Rewrite, and check again that what goes upstream is one canonical path.
+      const upstreamPath = rewritePath(route.config, path);
+      if (!isCanonicalPath(upstreamPath)) {
+        fail('ERR_GATEWAY_PATH_INVALID');
+        return;
+      }
+
+      // 10. Headers, then the upstream call.
+      const headers = buildUpstreamHeaders(req.rawHeaders, {
+        clientIp,
+        peerIp: socketIp,
+        peerTrusted,
+        proto: 'encrypted' in req.socket ? 'https' : 'http',
+        host: req.headers.host ?? '',
+        requestId,
+        traceparent: continueTraceparent(peerTrusted ? singleHeader(req.headers['traceparent']) : undefined),
+        authorization: auth?.ok === true ? auth.upstreamAuthorization : undefined,
+        allowCookies: route.config.allowCookies,
+      });
+      if (body !== null) headers['content-length'] = String(body.length);
+      else delete headers['content-length'];
+
+      const abort = new AbortController();
+      const onClose = (): void => {
+        if (!res.writableFinished) abort.abort();
+      };
+      res.once('close', onClose);
+      const response = await route.upstream.request({
+        method,
+        path: query === '' ? upstreamPath : `${upstreamPath}?${query}`,
+        headers,
+        body,
+        idempotent:
+          IDEMPOTENT.has(method) &&
+          (body === null || BODYLESS.has(method) || method === 'PUT' || method === 'DELETE'),
+        signal: abort.signal,
+      });
+      outcome.upstreamMs = response.upstreamMs;
+
+      // 11. The answer: upstream 5xx bodies replaced, internal headers and paths removed.
+      if (response.statusCode >= 500 && runtime.config.responses.replaceUpstreamErrors) {
+        response.body.resume();
+        outcome.status = writeGenericUpstreamError(res, response.statusCode, requestId, hsts);
+        return;
+      }
+      const clientHeaders = buildClientResponseHeaders(
+        response.headers,
+        { removeHeaders: runtime.removeHeaders, hsts, authenticated: auth !== undefined },
+        (location) =>
+          rewriteLocation(location, {
+            upstreamBases: route.upstreamBases,
+            upstreamPrefix: route.upstreamPrefix,
+            publicPrefix: route.publicPrefix,
+            publicOrigin: deps.publicOrigin(),
+          }),
+      );
+      clientHeaders['x-request-id'] = requestId;
+      res.writeHead(response.statusCode, clientHeaders);
+      outcome.status = response.statusCode;
+      if (method === 'HEAD') {
+        response.body.resume();
+        res.end();
+        return;
+      }
+      response.body.on('error', () => res.destroy());
+      response.body.pipe(res);
+    }
+  };
+}
+
+// RFC 9110 §7.2 / RFC 3986 §3.2.2: host [ ":" port ], host a reg-name, IPv4 or IP-literal.
+const HOST_VALUE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(?::\d{1,5})?$/;
+
+/**
+ * Refuses what node's parser accepts but a proxy must not forward: HTTP versions other than 1.x,
+ * transfer codings other than plain `chunked` (RFC 9112 §6.1: the gateway does not decode them,
+ * and HTTP/1.0 has no chunked framing at all), and a Host header that is repeated or is not a
+ * host[:port] (RFC 9112 §3.2: 400).
+ */
+function framingProblem(req: IncomingMessage): string | undefined {
+  if (req.httpVersionMajor !== 1 || (req.httpVersionMinor !== 0 && req.httpVersionMinor !== 1))
+    return 'version';
+  const codings = req.headers['transfer-encoding'];
+  if (codings !== undefined) {
+    if (req.httpVersionMinor === 0) return 'transfer-encoding on HTTP/1.0';
+    if (codings.trim().toLowerCase() !== 'chunked') return 'transfer-encoding';
+  }
+  let hosts = 0;
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length === 4 && name.toLowerCase() === 'host') hosts++;
+  }
+  if (hosts > 1) return 'duplicate host';
+  const host = req.headers.host;
+  if (host !== undefined && !HOST_VALUE.test(host)) return 'host';
+  return undefined;
+}
+
+function joinedHeader(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+function singleHeader(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? undefined : value;
+}
+
+function sendValidationProblem(
+  res: ServerResponse,
+  requestId: string,
+  problems: readonly { pointer: string; message: string }[],
+  hsts: string | undefined,
+): number {
+  // The pointers say where the request is wrong; the values are never echoed.
+  const response = buildProblemResponse({
+    status: 400,
+    title: 'Bad Request',
+    instance: `urn:gatehouse:request:${requestId}`,
+    extensions: { code: 'ERR_GATEWAY_VALIDATION_FAILED', errors: problems.slice(0, 20) },
+  });
+  const headers: Record<string, string | readonly string[]> = {
+    ...response.headers,
+    'x-content-type-options': 'nosniff',
+    'x-request-id': requestId,
+  };
+  if (hsts !== undefined) headers['strict-transport-security'] = hsts;
+  res.writeHead(400, headers as Record<string, string>);
+  res.end(response.body);
+  return 400;
+}
+
+/** RFC 9457 body for an upstream 5xx: same status, nothing of the upstream's own body. */
+function writeGenericUpstreamError(
+  res: ServerResponse,
+  status: number,
+  requestId: string,
+  hsts: string | undefined,
+): number {
+  const response = buildProblemResponse({
+    status,
+    instance: `urn:gatehouse:request:${requestId}`,
+    extensions: { code: 'ERR_GATEWAY_UPSTREAM_ERROR' },
+  });
+  const headers: Record<string, string | readonly string[]> = {
+    ...response.headers,
+    'x-content-type-options': 'nosniff',
+    'x-request-id': requestId,
+  };
+  if (hsts !== undefined) headers['strict-transport-security'] = hsts;
+  res.writeHead(status, headers as Record<string, string>);
+  res.end(response.body);
+  return status;
+}

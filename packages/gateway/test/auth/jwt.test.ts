@@ -1,0 +1,102 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAuthServer, type TestAuthServer, type TestClient } from '../support/auth-server.js';
+import {
+  ACCOUNTS,
+  API,
+  ROUTE,
+  bearer,
+  countAudit,
+  startAuthenticator,
+  type Authenticator,
+} from './helpers.js';
+
+describe('gateway auth: JWT access tokens verified locally with guard (real auth server JWKS)', () => {
+  let as: TestAuthServer;
+  let gw: Authenticator;
+  let jwtClient: TestClient;
+  let opaqueClient: TestClient;
+
+  beforeAll(async () => {
+    as = await startAuthServer();
+    jwtClient = await as.createClient({
+      scopes: ['accounts:read', 'orders:read'],
+      resources: [API, ACCOUNTS],
+      tokenFormat: 'jwt',
+    });
+    opaqueClient = await as.createClient({ scopes: ['accounts:read'], resources: [API, ACCOUNTS] });
+    gw = await startAuthenticator(as, await as.createGatewayClient(), {
+      algorithms: ['ES256'],
+      clockToleranceSec: 30,
+    });
+  });
+  afterAll(async () => {
+    await gw.auth.close();
+    await as.close();
+  });
+
+  it('accepts a JWT for the gateway audience and forwards it unchanged as Bearer', async () => {
+    const token = await as.tokenFor(jwtClient);
+    const introspections = countAudit(as, 'token.introspect');
+    const outcome = await gw.auth.authenticate(
+      { authorization: `bEaReR ${token}`, dpop: undefined, method: 'GET', htu: 'https://gateway.example/a' },
+      ROUTE.jwt,
+    );
+    expect(outcome).toMatchObject({
+      ok: true,
+      principal: { sub: jwtClient.clientId, clientId: jwtClient.clientId, tokenKind: 'jwt' },
+      upstreamAuthorization: `Bearer ${token}`,
+    });
+    expect(outcome.ok && [...outcome.principal.scopes].sort()).toEqual(['accounts:read', 'orders:read']);
+    // Verified locally: no call to the auth server.
+    expect(countAudit(as, 'token.introspect')).toBe(introspections);
+  });
+
+  it('serves a repeated JWT from the verification cache', async () => {
+    const token = await as.tokenFor(jwtClient);
+    const first = await gw.auth.authenticate(bearer(token), ROUTE.jwt);
+    const hits = gw.auth.stats().verifyCacheHits ?? 0;
+    const second = await gw.auth.authenticate(bearer(token), ROUTE.jwt);
+    expect(second).toBe(first);
+    expect(gw.auth.stats().verifyCacheHits).toBe(hits + 1);
+  });
+
+  it('route mode any: a JWT is verified, an opaque token is introspected and exchanged', async () => {
+    const jwt = await as.tokenFor(jwtClient);
+    const opaque = await as.tokenFor(opaqueClient);
+    const viaJwt = await gw.auth.authenticate(bearer(jwt), ROUTE.any);
+    const viaOpaque = await gw.auth.authenticate(bearer(opaque), ROUTE.any);
+    expect(viaJwt).toMatchObject({
+      ok: true,
+      principal: { tokenKind: 'jwt' },
+      upstreamAuthorization: `Bearer ${jwt}`,
+    });
+    expect(viaOpaque).toMatchObject({ ok: true, principal: { tokenKind: 'opaque' } });
+    expect(viaOpaque.ok && viaOpaque.upstreamAuthorization).not.toBe(`Bearer ${opaque}`);
+  });
+
+  it('refuses a JWT on an opaque-only route and an opaque token on a JWT-only route', async () => {
+    const jwt = await as.tokenFor(jwtClient);
+    const opaque = await as.tokenFor(opaqueClient);
+    expect(await gw.auth.authenticate(bearer(jwt), ROUTE.opaque)).toMatchObject({
+      ok: false,
+      reason: 'invalid',
+      error: { status: 401 },
+    });
+    expect(await gw.auth.authenticate(bearer(opaque), ROUTE.jwt)).toMatchObject({
+      ok: false,
+      reason: 'invalid',
+      error: { status: 401 },
+    });
+  });
+
+  it('refuses an expired JWT (clock tolerance 30 s), even one verified and cached before', async () => {
+    const token = await as.tokenFor(jwtClient);
+    expect((await gw.auth.authenticate(bearer(token), ROUTE.jwt)).ok).toBe(true);
+    as.clock.advance(300 + 31);
+    expect(await gw.auth.authenticate(bearer(token), ROUTE.jwt)).toMatchObject({
+      ok: false,
+      reason: 'expired',
+      error: { code: 'ERR_JWT_EXPIRED', status: 401 },
+    });
+  });
+});
