@@ -11,6 +11,8 @@ export interface CliIo {
   readonly cwd: string;
   /** Stops a long-running command (`auth-server`); `main` aborts it on SIGTERM and SIGINT. */
   readonly signal?: AbortSignal;
+  /** Registers a reload listener (`main`: SIGHUP); returns the function that removes it. */
+  readonly onReload?: (listener: () => void) => () => void;
 }
 
 /** A command line that cannot be understood: usage on standard error, exit code 2. */

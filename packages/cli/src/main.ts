@@ -29,6 +29,10 @@ export async function main(argv: readonly string[]): Promise<void> {
       env: process.env,
       cwd: process.cwd(),
       signal: controller.signal,
+      onReload: (listener) => {
+        process.on('SIGHUP', listener);
+        return () => process.off('SIGHUP', listener);
+      },
     });
   } finally {
     process.off('SIGTERM', stop);

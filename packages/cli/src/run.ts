@@ -1,7 +1,9 @@
 import { isGatehouseError } from '@gatehouse/core';
 import { authServerCommand } from './commands/auth-server.js';
+import { bansCommand } from './commands/bans.js';
 import { clientsCommand } from './commands/clients.js';
 import { configCommand } from './commands/config.js';
+import { gatewayCommand } from './commands/gateway.js';
 import { keysCommand } from './commands/keys.js';
 import { usersCommand } from './commands/users.js';
 import { CommandError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, writeLine, type CliIo } from './io.js';
@@ -11,6 +13,8 @@ type Command = (args: readonly string[], io: CliIo) => Promise<number>;
 
 const COMMANDS: Readonly<Record<string, Command>> = {
   'auth-server': authServerCommand,
+  gateway: gatewayCommand,
+  bans: bansCommand,
   clients: clientsCommand,
   users: usersCommand,
   keys: keysCommand,

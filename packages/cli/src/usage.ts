@@ -2,6 +2,7 @@ export const USAGE = `Usage: gatehouse <command> [options]
 
 Components
   auth-server --config FILE [--data-dir DIR]   run the OAuth 2.1 / OpenID Connect server and its admin API
+  gateway --config FILE [--data-dir DIR]       run the API gateway and its admin API (SIGHUP reloads the file)
 
 Operations (directly on the stores of the configured data dir or DATABASE_URL; no server needed)
   clients create --name N --grant G [--grant G ...] [--scope "a b"] [--token-format opaque|jwt]
@@ -20,6 +21,10 @@ Operations (directly on the stores of the configured data dir or DATABASE_URL; n
   keys rotate [--emergency [--kid KID]] [--json]
                                           start a rotation; --emergency revokes a compromised key now
   keys check [--json]                     exits non-zero on a stale, expiring or unpublished key
+  bans list [--json]                      active bans (IPs and CIDR blocks)
+  bans add IP|CIDR --duration 15m|2h|7d [--reason R] [--json]
+                                          running gateways apply it within a second
+  bans remove IP|CIDR
   config validate [--config FILE] [--json]
                                           lists every problem; non-zero when invalid
   config schema                           JSON Schema of the configuration file
@@ -32,10 +37,8 @@ Exit codes: 0 success, 1 failure or high-severity finding, 2 usage error.
 /** Commands of the command-line contract that later releases add. */
 export const PLANNED_COMMANDS: ReadonlySet<string> = new Set([
   'up',
-  'gateway',
   'bff',
   'init',
-  'bans',
   'audit',
   'report',
   'doctor',

@@ -28,14 +28,14 @@ export function enforceFindings(deployment: Deployment, io: CliIo): void {
   for (const finding of findings) writeLine(io.stderr, `WARNING: ${finding.message}`);
 }
 
-function boundUrl(app: FastifyInstance): string {
+export function boundUrl(app: FastifyInstance): string {
   const address = app.server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return `http://${host}:${address.port}`;
 }
 
 /** Resolves when the signal is aborted (never without one: the process is then stopped by a signal). */
-function stopped(signal: AbortSignal | undefined): Promise<void> {
+export function stopped(signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve) => {
     if (signal === undefined) return;
     if (signal.aborted) resolve();

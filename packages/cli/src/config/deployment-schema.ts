@@ -1,4 +1,5 @@
 import { MIN_ADMIN_TOKEN_LENGTH, authServerConfigSchema } from '@gatehouse/auth-server';
+import { gatewayConfigSchema } from '@gatehouse/gateway';
 import { z } from 'zod';
 
 /**
@@ -80,6 +81,7 @@ export const deploymentConfigSchema = z
       .prefault({})
       .describe('Admin API (clients, users, keys) on its own listener'),
     authServer: authServerConfigSchema,
+    gateway: gatewayConfigSchema.optional().describe('The API gateway (`gatehouse gateway`)'),
   })
   .describe('A Gatehouse deployment');
 

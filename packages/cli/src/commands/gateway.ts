@@ -1,0 +1,86 @@
+import { dirname } from 'node:path';
+import { createGateway, createGatewayAdminApp, type Gateway } from '@gatehouse/gateway';
+import type { Kysely } from 'kysely';
+import type { FastifyInstance } from 'fastify';
+import { DEPLOYMENT_OPTIONS, parse } from '../args.js';
+import { loadDeployment, type Deployment } from '../config/load-deployment.js';
+import { CommandError, EXIT_OK, writeLine, type CliIo } from '../io.js';
+import { openRuntime, type Runtime } from '../runtime/open-runtime.js';
+import { boundUrl, enforceFindings, stopped } from './auth-server.js';
+
+function gatewaySection(deployment: Deployment): NonNullable<Deployment['config']['gateway']> {
+  const config = deployment.config.gateway;
+  if (config === undefined) throw new CommandError(`${deployment.file} has no gateway section`);
+  return config;
+}
+
+/**
+ * `gatehouse gateway --config FILE`: the gateway and its admin listener. SIGHUP (and the admin
+ * API's reload) re-reads the file and swaps the configuration without dropping requests in
+ * flight; SIGTERM/SIGINT drain the listener and stop.
+ */
+export async function gatewayCommand(args: readonly string[], io: CliIo): Promise<number> {
+  const { values } = parse(args, DEPLOYMENT_OPTIONS);
+  const options = { config: values.config, dataDir: values['data-dir'] };
+  const deployment = await loadDeployment(io, options);
+  enforceFindings(deployment, io);
+  const config = gatewaySection(deployment);
+
+  const runtime = await openRuntime(io, deployment, { logTo: 'stdout' });
+  let gateway: Gateway | undefined;
+  let admin: FastifyInstance | undefined;
+  let unsubscribe: (() => void) | undefined;
+  try {
+    gateway = await createGateway({
+      config,
+      baseDir: dirname(deployment.file),
+      db: runtime.stores.db as unknown as Kysely<unknown>,
+      state: runtime.stores.state,
+      logger: runtime.logger,
+      audit: runtime.audit.sink,
+      redisUrl: deployment.redisUrl,
+    });
+    const running = gateway;
+    const reload = async (): Promise<void> => {
+      const next = await loadDeployment(io, options);
+      await running.reload(gatewaySection(next));
+    };
+    const url = await gateway.listen();
+    admin = createGatewayAdminApp({
+      gateway,
+      logger: runtime.logger,
+      adminToken: deployment.config.admin.token,
+      reload,
+      audit: runtime.audit.sink,
+    });
+    await admin.listen({ host: config.admin.listen.host, port: config.admin.listen.port });
+    unsubscribe = io.onReload?.(() => {
+      reload().catch((err: unknown) => {
+        runtime.logger.error({ err }, 'reload refused: the configuration in force is unchanged');
+      });
+    });
+    const adminUrl = boundUrl(admin);
+    runtime.logger.info({ url, admin: adminUrl, routes: config.routes.length }, 'gateway started');
+    writeLine(io.stderr, `gatehouse gateway: listening on ${url}`);
+    writeLine(io.stderr, `  admin API on ${adminUrl}/admin/gateway, metrics on ${adminUrl}/metrics`);
+    await stopped(io.signal);
+    runtime.logger.info('shutting down');
+  } finally {
+    unsubscribe?.();
+    await shutdown(runtime, gateway, admin);
+  }
+  writeLine(io.stderr, 'gatehouse gateway: stopped');
+  return EXIT_OK;
+}
+
+async function shutdown(
+  runtime: Runtime,
+  gateway: Gateway | undefined,
+  admin: FastifyInstance | undefined,
+): Promise<void> {
+  const closing = await Promise.allSettled([admin?.close(), gateway?.close()]);
+  await runtime.close();
+  for (const result of closing) {
+    if (result.status === 'rejected') runtime.logger.error({ err: result.reason as unknown }, 'close failed');
+  }
+}
