@@ -140,8 +140,9 @@ async function openAuthenticator(
  * configuration, with bans and limits shared through the stores.
  */
 export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
-  const logger = deps.logger.child({ component: 'gateway' });
-  const accessLog = deps.logger.child({ component: 'gateway', log: 'access' });
+  // `component` is the process's (e.g. gatehouse); `service` says which part of it wrote the line.
+  const logger = deps.logger.child({ service: 'gateway' });
+  const accessLog = deps.logger.child({ service: 'gateway', log: 'access' });
   await migrateGateway(deps.db);
   const now = deps.now ?? Date.now;
 
@@ -344,10 +345,15 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
         if (!server.listening) resolve();
         else server.close(() => resolve());
       });
+      // A request in flight leaves its keep-alive connection idle once answered: keep closing idle
+      // connections while draining, so shutdown does not wait for clients to hang up.
       server.closeIdleConnections();
+      const sweeper = setInterval(() => server.closeIdleConnections(), 50);
+      sweeper.unref();
       const timer = setTimeout(() => server.closeAllConnections(), graceMs);
       timer.unref();
       await closed;
+      clearInterval(sweeper);
       clearTimeout(timer);
       await Promise.allSettled([
         runtime.close(),
