@@ -42,7 +42,8 @@ beforeAll(async () => {
     { cert: server.certPem, key: server.keyPem, ca: ca.certPem, requestCert: true, rejectUnauthorized: true },
     (req, res) => {
       const socket = req.socket;
-      const peer = 'getPeerX509Certificate' in socket ? (socket as TLSSocket).getPeerX509Certificate() : undefined;
+      const peer =
+        'getPeerX509Certificate' in socket ? (socket as TLSSocket).getPeerX509Certificate() : undefined;
       seen.push(peer?.subjectAltName ?? '');
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end('{"ok":true}');
