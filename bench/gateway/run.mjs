@@ -1,0 +1,966 @@
+/**
+ * Gateway benchmark (issue 4): the Gatehouse gateway side by side with a plain nginx reverse proxy
+ * and a plain `@fastify/http-proxy`, in one run, in front of the same upstream (a minimal node:http
+ * server answering a small JSON body, in its own process). Rows:
+ *
+ * 1. direct: the upstream itself, no proxy;
+ * 2. nginx (Debian package), plain reverse proxy, one worker, keep-alive to the upstream;
+ * 3. @fastify/http-proxy with its defaults;
+ * 4. node:http + undici `dispatch`, no features (informative: the ceiling of a Node.js proxy);
+ * 5. gateway, full chain: JWT (ES256, cached verification), scope check, rate limit, access log, metrics;
+ * 6. gateway, phantom-token path: opaque token, introspection + token exchange (both cached);
+ * 7. gateway without authentication (informative).
+ *
+ * autocannon drives every contender from this process at 50 connections; contenders are warmed up,
+ * then alternate in rounds (order rotated); medians over the rounds. Then each contender holds 1,000
+ * idle keep-alive connections and its resident memory is read. Prints a table, writes
+ * bench/results/gateway-<date>.json and the "Gateway" section of docs/performance.md.
+ *
+ * Run: `npm run bench:gateway` at the repository root (builds first), or `node bench/gateway/run.mjs`
+ * after `npm run build`.
+ * Environment: BENCH_ROUNDS (3), BENCH_SLICE_MS (10000), BENCH_WARMUP_MS (5000), BENCH_CONNECTIONS
+ * (50), BENCH_IDLE_CONNECTIONS (1000), BENCH_CPU_PROF (`1`: gateway processes run with --cpu-prof,
+ * their profiles are summarised, docs/performance.md is left alone), BENCH_ONLY (comma-separated
+ * contender ids, for development; the docs are then not updated), BENCH_KEEP_LOGS (`1`: the gateway
+ * logs to a file in the kept temporary directory instead of /dev/null).
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { summarizeProfile } from '../auth-server/profile.mjs';
+import { envInt, median, quantile, rotate } from '../lib/harness.mjs';
+import {
+  REPO_ROOT,
+  fmt,
+  machineInfo,
+  machineLine,
+  markdownTable,
+  textTable,
+  today,
+  updateMarkedSection,
+  writeJson,
+} from '../lib/report.mjs';
+import { openIdleConnections } from './idle-connections.mjs';
+import { treeUsage, sampleTreeRss } from './proc.mjs';
+import { freePort, progress, startCommand, startScript, waitForPort } from './processes.mjs';
+import {
+  ACCESS_TOKEN_TTL_SEC,
+  AUDIENCE,
+  CLI,
+  GATEWAY_PATHS,
+  RATE_LIMIT,
+  SCOPE,
+  requestAccessToken,
+  startAuthServer,
+  startGateway,
+  writeGatewayConfig,
+} from './servers/gatehouse.mjs';
+import { findNginx, writeNginxConfig } from './servers/nginx.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const require = createRequire(import.meta.url);
+
+const PARAMETERS = {
+  connections: envInt('BENCH_CONNECTIONS', 50),
+  rounds: envInt('BENCH_ROUNDS', 3),
+  sliceMs: envInt('BENCH_SLICE_MS', 10_000),
+  warmupMs: envInt('BENCH_WARMUP_MS', 5000),
+  idleConnections: envInt('BENCH_IDLE_CONNECTIONS', 1000),
+  /** Pause between the load and the idle measurement. */
+  idleSettleMs: 2000,
+  /** How long the idle connections are held before the memory is read. */
+  idleHoldMs: 3000,
+  pipelining: 1,
+};
+const PROFILE = process.env['BENCH_CPU_PROF'] === '1';
+/** Keep the temporary directory, with the gateway's log in it instead of /dev/null (debugging). */
+const KEEP_LOGS = process.env['BENCH_KEEP_LOGS'] === '1';
+const ONLY = (process.env['BENCH_ONLY'] ?? '')
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
+
+/** Targets of issue 4 (informative, never asserted). */
+const TARGETS = {
+  fullChainVsFastify: 1.3,
+  fullChainVsNginx: 0.5,
+  phantomVsJwt: 0.9,
+  idleRssBytes: 150 * 2 ** 20,
+};
+
+/** The path every load request asks for (the upstream path after the proxy). */
+const ITEMS = '/items';
+/** Every load response must contain this (the upstream's body). */
+const EXPECT = '"ok":true';
+
+/**
+ * @typedef {object} Contender
+ * @property {string} id
+ * @property {string} label
+ * @property {string} description
+ * @property {import('./processes.mjs').Running} process The contender's own process (tree).
+ * @property {string} prefix Path prefix of the contender's route ('' for the plain proxies).
+ * @property {Record<string, string>} headers
+ * @property {Record<string, unknown>} [checked] What the checked request showed.
+ * @property {() => Promise<import('./processes.mjs').Running>} [startFresh] Starts another process of
+ *   the same contender (the gateway), for the idle-connection measurement without load history.
+ */
+
+/**
+ * @typedef {object} LoadResult
+ * @property {number} requests
+ * @property {number} durationSec
+ * @property {number} reqPerSec
+ * @property {{ mean: number, p50: number, p90: number, p99: number, max: number }} latencyMs
+ * @property {number} non2xx
+ * @property {number} errors
+ * @property {number} timeouts
+ * @property {number} mismatches
+ * @property {Record<string, number>} statusCodes
+ * @property {number} cpuSec CPU time of the contender's process tree during the slice.
+ * @property {number} cpuSecPer10k
+ * @property {number} upstreamCpuPct The upstream's CPU, % of one core (0 for the direct row: it is the contender).
+ * @property {number} generatorCpuPct This process (autocannon), % of one core.
+ */
+
+/**
+ * One load slice on a contender.
+ * @param {Contender} contender
+ * @param {import('./processes.mjs').Running} upstream
+ * @param {number} ms
+ * @returns {Promise<LoadResult>}
+ */
+async function runLoad(contender, upstream, ms) {
+  /** @type {number[]} */
+  const latencies = [];
+  const before = treeUsage(contender.process.pid);
+  const upstreamBefore = treeUsage(upstream.pid);
+  const generatorBefore = process.cpuUsage();
+  const wallBefore = process.hrtime.bigint();
+  const instance = autocannon({
+    url: `${contender.process.url}${contender.prefix}${ITEMS}`,
+    method: 'GET',
+    headers: contender.headers,
+    connections: PARAMETERS.connections,
+    pipelining: PARAMETERS.pipelining,
+    duration: ms / 1000,
+    verifyBody: (/** @type {string} */ body) => body.includes(EXPECT),
+  });
+  instance.on(
+    'response',
+    (
+      /** @type {unknown} */ _client,
+      /** @type {number} */ status,
+      /** @type {number} */ _bytes,
+      /** @type {number} */ time,
+    ) => {
+      if (status >= 200 && status < 300) latencies.push(time);
+    },
+  );
+  const result = await instance;
+  const wallSec = Number(process.hrtime.bigint() - wallBefore) / 1e9;
+  const generator = process.cpuUsage(generatorBefore);
+  const after = treeUsage(contender.process.pid);
+  const upstreamAfter = treeUsage(upstream.pid);
+  const cpuSec = after.cpuSec - before.cpuSec;
+  const sorted = Float64Array.from(latencies).sort();
+  const requests = result.requests.total;
+  /** @type {Record<string, number>} */
+  const statusCodes = {};
+  for (const [code, stat] of Object.entries(result.statusCodeStats ?? {})) statusCodes[code] = stat.count;
+  return {
+    requests,
+    durationSec: result.duration,
+    reqPerSec: requests / result.duration,
+    latencyMs: {
+      mean: sorted.length === 0 ? Number.NaN : sorted.reduce((a, b) => a + b, 0) / sorted.length,
+      p50: quantile(sorted, 0.5),
+      p90: quantile(sorted, 0.9),
+      p99: quantile(sorted, 0.99),
+      max: quantile(sorted, 1),
+    },
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    mismatches: result.mismatches,
+    statusCodes,
+    cpuSec,
+    cpuSecPer10k: requests === 0 ? Number.NaN : (cpuSec / requests) * 10_000,
+    upstreamCpuPct:
+      contender.process === upstream ? 0 : ((upstreamAfter.cpuSec - upstreamBefore.cpuSec) / wallSec) * 100,
+    generatorCpuPct: ((generator.user + generator.system) / 1e6 / wallSec) * 100,
+  };
+}
+
+/** @param {LoadResult} r */
+const failures = (r) => r.non2xx + r.errors;
+
+/**
+ * One checked request per contender before any load: the load path answers 200 with the upstream's
+ * body, and `/check` shows what the upstream received (header names; for a Bearer JWT its `typ`,
+ * `aud` and `scope`, never the token).
+ * @param {Contender} contender
+ */
+async function checkContender(contender) {
+  const base = `${contender.process.url}${contender.prefix}`;
+  const items = await fetch(`${base}${ITEMS}`, { headers: contender.headers });
+  const itemsBody = await items.text();
+  if (items.status !== 200 || !itemsBody.includes(EXPECT)) {
+    throw new Error(
+      `${contender.label}: GET ${contender.prefix}${ITEMS} answered ${items.status}: ${itemsBody.slice(0, 300)}`,
+    );
+  }
+  const check = await fetch(`${base}/check`, { headers: contender.headers });
+  const seen = /** @type {{ headers: string[], authorization: Record<string, unknown>, path: string }} */ (
+    await check.json()
+  );
+  return {
+    status: items.status,
+    responseHeaders: [...items.headers.keys()].sort(),
+    upstreamSaw: seen,
+  };
+}
+
+/**
+ * Opens the idle connections on a contender and reads the memory of its process tree.
+ * @param {Contender} contender
+ * @param {import('./processes.mjs').Running} [server] Another process of the contender (fresh).
+ */
+async function measureIdle(contender, server = contender.process) {
+  await new Promise((resolve) => setTimeout(resolve, PARAMETERS.idleSettleMs));
+  const before = treeUsage(server.pid);
+  const sampler = sampleTreeRss(server.pid, 50);
+  const startedAt = performance.now();
+  const idle = await openIdleConnections({
+    url: server.url,
+    path: `${contender.prefix}${ITEMS}`,
+    headers: contender.headers,
+    count: PARAMETERS.idleConnections,
+    concurrency: PARAMETERS.connections,
+  });
+  const openMs = performance.now() - startedAt;
+  await new Promise((resolve) => setTimeout(resolve, PARAMETERS.idleHoldMs));
+  const held = treeUsage(server.pid);
+  const stillOpen = idle.open;
+  const peak = sampler.stop();
+  idle.close();
+  // Let the server notice the closed sockets before the next contender is measured.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  return {
+    connections: idle.opened,
+    stillOpen,
+    openMs,
+    rssBeforeBytes: before.rssBytes,
+    rssHeldBytes: held.rssBytes,
+    peakRssBytes: peak,
+    // Approximate: the garbage collector may run between the two readings.
+    rssDeltaBytes: held.rssBytes - before.rssBytes,
+  };
+}
+
+/** The command that reproduces this run, as the docs should show it. */
+function reproduceCommand() {
+  const event = process.env['npm_lifecycle_event'];
+  const command =
+    event === 'gateway'
+      ? 'npm run bench:gateway'
+      : event === 'bench'
+        ? 'npm run bench'
+        : 'node bench/gateway/run.mjs';
+  const overrides = Object.entries(process.env)
+    .filter(([name, value]) => name.startsWith('BENCH_') && value !== undefined && value !== '')
+    .map(([name, value]) => `${name}=${String(value)}`)
+    .sort();
+  return [...overrides, command].join(' ');
+}
+
+/** @param {string} name */
+function packageVersion(name) {
+  try {
+    return /** @type {{ version: string }} */ (require(`${name}/package.json`)).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/**
+ * Version of a workspace package (their exports do not include package.json).
+ * @param {string} folder
+ */
+function workspaceVersion(folder) {
+  const file = path.join(REPO_ROOT, 'packages', folder, 'package.json');
+  return /** @type {{ version: string }} */ (JSON.parse(readFileSync(file, 'utf8'))).version;
+}
+
+/**
+ * Starts every process: upstream, nginx, @fastify/http-proxy, and (when it runs) the authorization
+ * server and one gateway process per gateway contender. A gateway that cannot start leaves its rows
+ * out, with the reason, instead of failing the run.
+ * @param {string} dir
+ * @param {string | undefined} profileDir
+ */
+async function startContenders(dir, profileDir) {
+  /** @type {import('./processes.mjs').Running[]} */
+  const processes = [];
+  /** @type {Record<string, string>} */
+  const skipped = {};
+  /** @type {Record<string, string>} */
+  const versions = { node: process.version };
+  const wanted = (/** @type {string} */ id) => ONLY.length === 0 || ONLY.includes(id);
+
+  const upstream = await startScript({
+    label: 'upstream',
+    script: path.join(HERE, 'servers', 'upstream.mjs'),
+  });
+  processes.push(upstream);
+  /** @type {Contender[]} */
+  const contenders = [];
+  if (wanted('direct')) {
+    contenders.push({
+      id: 'direct',
+      label: 'direct upstream (no proxy)',
+      description: 'The upstream itself: node:http answering a 68-byte JSON body.',
+      process: upstream,
+      prefix: '',
+      headers: {},
+    });
+  }
+
+  const nginx = findNginx();
+  if (!wanted('nginx')) {
+    // left out on purpose
+  } else if (nginx === undefined) {
+    skipped['nginx'] = 'nginx is not installed (apt-get install -y --no-install-recommends nginx)';
+  } else {
+    versions['nginx'] = nginx.version;
+    const prefix = path.join(dir, 'nginx');
+    const port = await freePort();
+    const config = writeNginxConfig({
+      prefix,
+      port,
+      upstreamUrl: upstream.url,
+      workerConnections: PARAMETERS.idleConnections * 2 + 1024,
+    });
+    const url = `http://127.0.0.1:${String(port)}`;
+    const running = await startCommand({
+      label: 'nginx',
+      command: nginx.binary,
+      // -e: the error log before the configuration is read (never the system's /var/log).
+      args: ['-p', prefix, '-c', config, '-e', path.join(prefix, 'logs', 'error.log'), '-g', 'daemon off;'],
+      // nginx prints nothing once it runs: it is ready when its port answers.
+      ready: () => waitForPort(url),
+      url,
+      // Graceful shutdown (SIGTERM is nginx's fast shutdown).
+      stopSignal: 'SIGQUIT',
+    });
+    processes.push(running);
+    contenders.push({
+      id: 'nginx',
+      label: `nginx ${nginx.version} (1 worker)`,
+      description:
+        'nginx as a plain reverse proxy: `worker_processes 1`, `proxy_http_version 1.1` with `keepalive 128` ' +
+        'idle connections to the upstream, `access_log off`.',
+      process: running,
+      prefix: '',
+      headers: {},
+    });
+  }
+
+  if (wanted('fastify')) {
+    const fastify = await startScript({
+      label: '@fastify/http-proxy',
+      script: path.join(HERE, 'servers', 'fastify-proxy.mjs'),
+      env: { UPSTREAM_URL: upstream.url },
+    });
+    processes.push(fastify);
+    versions['@fastify/http-proxy'] = packageVersion('@fastify/http-proxy');
+    versions['fastify'] = packageVersion('fastify');
+    contenders.push({
+      id: 'fastify',
+      label: '@fastify/http-proxy (plain)',
+      description:
+        '`@fastify/http-proxy` with its defaults (undici pool to the upstream), no auth, no logging.',
+      process: fastify,
+      prefix: '',
+      headers: {},
+    });
+  }
+
+  if (wanted('minimal')) {
+    const minimal = await startScript({
+      label: 'node:http + undici (minimal)',
+      script: path.join(HERE, 'servers', 'minimal-proxy.mjs'),
+      env: { UPSTREAM_URL: upstream.url },
+    });
+    processes.push(minimal);
+    contenders.push({
+      id: 'minimal',
+      label: 'node:http + undici (informative)',
+      description:
+        'Informative, a yardstick: the least a Node.js proxy does, `node:http` and an undici `Pool` (the ' +
+        "gateway's version) with `dispatch` writing the answer straight into the response; hop-by-hop headers " +
+        'dropped, nothing else (no routing, validation, auth or log). Not part of any target.',
+      process: minimal,
+      prefix: '',
+      headers: {},
+    });
+  }
+
+  const gatewayIds = ['gatewayJwt', 'gatewayPhantom', 'gatewayOpen'].filter(wanted);
+  if (gatewayIds.length > 0) {
+    try {
+      const auth = await startAuthServer(dir);
+      processes.push(auth.process);
+      const jwt = await requestAccessToken(auth, auth.clients.jwt);
+      const opaque = await requestAccessToken(auth, auth.clients.opaque);
+      if (jwt.split('.').length !== 3) throw new Error('the JWT client did not get a JWT');
+      if (opaque.split('.').length === 3) throw new Error('the opaque client got a JWT');
+      const configFile = writeGatewayConfig(dir, {
+        issuer: auth.issuer,
+        upstreamUrl: upstream.url,
+        clientId: auth.clients.gateway.id,
+      });
+      versions['@gatehouse/gateway'] = workspaceVersion('gateway');
+      versions['@gatehouse/auth-server'] = workspaceVersion('auth-server');
+      /** @type {Record<string, { label: string, description: string, prefix: string, token: string | undefined }>} */
+      const defs = {
+        gatewayJwt: {
+          label: 'gateway: full chain (JWT)',
+          description:
+            `Route \`${GATEWAY_PATHS.jwt}\`, auth \`jwt\`: ES256 RFC 9068 access token from client credentials ` +
+            `(verified through the JWKS, verification cached), scope \`${SCOPE}\` required for GET, a GCRA rate ` +
+            `limit per client_id (${fmt(RATE_LIMIT.limit)}/s, never reached), access log (JSON line at info), metrics.`,
+          prefix: GATEWAY_PATHS.jwt,
+          token: jwt,
+        },
+        gatewayPhantom: {
+          label: 'gateway: phantom token (opaque)',
+          description:
+            `Route \`${GATEWAY_PATHS.phantom}\`, auth \`opaque\`: opaque access token, introspected at the ` +
+            'authorization server and exchanged (RFC 8693) for an internal JWT for the audience, both results ' +
+            'cached; same scope check, rate limit, access log and metrics as the full chain.',
+          prefix: GATEWAY_PATHS.phantom,
+          token: opaque,
+        },
+        gatewayOpen: {
+          label: 'gateway: no auth (informative)',
+          description:
+            `Route \`${GATEWAY_PATHS.open}\`, auth \`none\`: the pipeline without authentication, scopes or rate ` +
+            'limit (canonical path, routing, header rewriting, access log, metrics). Not part of any target.',
+          prefix: GATEWAY_PATHS.open,
+          token: undefined,
+        },
+      };
+      for (const id of gatewayIds) {
+        const def = /** @type {(typeof defs)[string]} */ (defs[id]);
+        const running = await startGateway({
+          label: def.label,
+          configFile,
+          dataDir: path.join(dir, `gateway-data-${id}`),
+          env: auth.env,
+          ...(KEEP_LOGS ? { logFile: path.join(dir, `${id}.log`) } : {}),
+          ...(profileDir === undefined ? {} : { profile: { dir: profileDir, name: `${id}.cpuprofile` } }),
+        });
+        processes.push(running);
+        contenders.push({
+          id,
+          label: def.label,
+          description: def.description,
+          process: running,
+          prefix: def.prefix,
+          headers: def.token === undefined ? {} : { authorization: `Bearer ${def.token}` },
+          startFresh: () =>
+            startGateway({
+              label: `${def.label} (fresh)`,
+              configFile,
+              dataDir: path.join(dir, `gateway-data-${id}-fresh`),
+              env: auth.env,
+            }),
+        });
+      }
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      progress(
+        `The gateway could not be started; its rows are left out:\n  ${reason.split('\n').join('\n  ')}`,
+      );
+      for (const id of gatewayIds) skipped[id] = reason.split('\n')[0] ?? reason;
+    }
+  }
+  return { upstream, processes, contenders, skipped, versions };
+}
+
+/**
+ * @param {Contender} contender
+ * @param {LoadResult[]} rounds
+ * @param {LoadResult} warmup
+ */
+function summarize(contender, rounds, warmup) {
+  const all = [warmup, ...rounds];
+  return {
+    id: contender.id,
+    label: contender.label,
+    description: contender.description,
+    pid: contender.process.pid,
+    checked: contender.checked,
+    median: {
+      reqPerSec: median(rounds.map((r) => r.reqPerSec)),
+      p50Ms: median(rounds.map((r) => r.latencyMs.p50)),
+      p90Ms: median(rounds.map((r) => r.latencyMs.p90)),
+      p99Ms: median(rounds.map((r) => r.latencyMs.p99)),
+      cpuSecPer10k: median(rounds.map((r) => r.cpuSecPer10k)),
+      upstreamCpuPct: median(rounds.map((r) => r.upstreamCpuPct)),
+      generatorCpuPct: median(rounds.map((r) => r.generatorCpuPct)),
+    },
+    totals: {
+      requests: all.reduce((n, r) => n + r.requests, 0),
+      non2xx: all.reduce((n, r) => n + r.non2xx, 0),
+      errors: all.reduce((n, r) => n + r.errors, 0),
+      timeouts: all.reduce((n, r) => n + r.timeouts, 0),
+      mismatches: all.reduce((n, r) => n + r.mismatches, 0),
+    },
+    valid: all.every((r) => failures(r) === 0),
+    /** Filled in after the load: RSS after the checked request, before any load; peak under load. */
+    startRssBytes: Number.NaN,
+    peakRssBytes: Number.NaN,
+    idle: /** @type {Awaited<ReturnType<typeof measureIdle>> | { error: string } | undefined} */ (undefined),
+    /** The same measurement on a freshly started process (gateway rows). */
+    freshIdle: /** @type {Awaited<ReturnType<typeof measureIdle>> | { error: string } | undefined} */ (
+      undefined
+    ),
+    warmup,
+    rounds,
+  };
+}
+
+/** @typedef {ReturnType<typeof summarize>} ContenderResult */
+
+/**
+ * Ratios of medians, and the median of the per-round ratios (rounds are paired: both contenders ran
+ * in the same round, a few seconds apart).
+ * @param {ContenderResult | undefined} a
+ * @param {ContenderResult | undefined} b
+ */
+function ratio(a, b) {
+  if (a === undefined || b === undefined) return undefined;
+  const perRound = a.rounds.map((r, i) => r.reqPerSec / (b.rounds[i]?.reqPerSec ?? Number.NaN));
+  return {
+    ofMedians: a.median.reqPerSec / b.median.reqPerSec,
+    medianOfRounds: median(perRound),
+    perRound,
+    valid: a.valid && b.valid,
+  };
+}
+
+/** @param {ContenderResult[]} results */
+function evaluateTargets(results) {
+  const find = (/** @type {string} */ id) => results.find((r) => r.id === id);
+  const jwt = find('gatewayJwt');
+  const phantom = find('gatewayPhantom');
+  /**
+   * @param {string} target
+   * @param {ReturnType<typeof ratio>} r
+   * @param {number} min
+   */
+  const ratioTarget = (target, r, min) => ({
+    target,
+    measured: r === undefined ? 'n/a' : `${fmt(r.medianOfRounds, 2)}x`,
+    value: r?.medianOfRounds ?? Number.NaN,
+    verdict: r === undefined ? 'NOT RUN' : !r.valid ? 'INVALID' : r.medianOfRounds >= min ? 'PASS' : 'FAIL',
+  });
+  /**
+   * @param {ContenderResult | undefined} c
+   * @param {'idle' | 'freshIdle'} which
+   */
+  const idleTarget = (c, which) => {
+    const idle = c?.[which];
+    const held = idle !== undefined && 'rssHeldBytes' in idle ? idle.rssHeldBytes : undefined;
+    const when = which === 'idle' ? 'after the load' : 'fresh process';
+    return {
+      target: `${c?.label ?? 'gateway'}, ${when}: RSS with ${fmt(PARAMETERS.idleConnections)} idle connections < ${fmt(TARGETS.idleRssBytes / 2 ** 20)} MiB`,
+      measured: held === undefined ? 'n/a' : `${fmt(held / 2 ** 20, 1)} MiB`,
+      value: held ?? Number.NaN,
+      verdict: held === undefined ? 'NOT RUN' : held < TARGETS.idleRssBytes ? 'PASS' : 'FAIL',
+    };
+  };
+  return [
+    ratioTarget(
+      `full chain >= ${TARGETS.fullChainVsFastify}x @fastify/http-proxy (plain)`,
+      ratio(jwt, find('fastify')),
+      TARGETS.fullChainVsFastify,
+    ),
+    ratioTarget(
+      `full chain >= ${TARGETS.fullChainVsNginx}x nginx`,
+      ratio(jwt, find('nginx')),
+      TARGETS.fullChainVsNginx,
+    ),
+    ratioTarget(
+      `phantom path >= ${TARGETS.phantomVsJwt}x full chain (JWT)`,
+      ratio(phantom, jwt),
+      TARGETS.phantomVsJwt,
+    ),
+    idleTarget(jwt, 'freshIdle'),
+    idleTarget(jwt, 'idle'),
+    ...(phantom === undefined ? [] : [idleTarget(phantom, 'freshIdle'), idleTarget(phantom, 'idle')]),
+  ];
+}
+
+/** @type {import('../lib/report.mjs').Column[]} */
+const RESULT_COLUMNS = [
+  { title: 'Contender' },
+  { title: 'req/s (median)', align: 'right' },
+  { title: 'p50 ms', align: 'right' },
+  { title: 'p99 ms', align: 'right' },
+  { title: 'CPU s/10k req', align: 'right' },
+  { title: 'RSS at start', align: 'right' },
+  { title: 'Peak RSS', align: 'right' },
+  { title: `RSS, ${fmt(PARAMETERS.idleConnections)} idle conns`, align: 'right' },
+  { title: `Same, fresh process`, align: 'right' },
+  { title: 'Non-2xx/errors', align: 'right' },
+  { title: 'vs nginx', align: 'right' },
+  { title: 'vs @fastify/http-proxy', align: 'right' },
+];
+
+/** @param {number} bytes */
+const mib = (bytes) => `${fmt(bytes / 2 ** 20, 1)} MiB`;
+
+/** @param {ContenderResult[]} results */
+function resultRows(results) {
+  const nginx = results.find((r) => r.id === 'nginx');
+  const fastify = results.find((r) => r.id === 'fastify');
+  /** @param {ContenderResult} r @param {ContenderResult | undefined} base */
+  const versus = (r, base) => {
+    const value = ratio(r, base)?.medianOfRounds;
+    return value === undefined ? 'n/a' : `${fmt(value, 2)}x`;
+  };
+  return results.map((r) => {
+    /** @param {ContenderResult['idle']} idle */
+    const idleCell = (idle) =>
+      idle === undefined
+        ? 'n/a'
+        : 'error' in idle
+          ? 'failed'
+          : `${mib(idle.rssHeldBytes)}${idle.stillOpen < idle.connections ? ` (${fmt(idle.stillOpen)} open)` : ''}`;
+    return [
+      r.label,
+      fmt(r.median.reqPerSec),
+      fmt(r.median.p50Ms, 2),
+      fmt(r.median.p99Ms, 2),
+      fmt(r.median.cpuSecPer10k, 2),
+      mib(r.startRssBytes),
+      mib(r.peakRssBytes),
+      idleCell(r.idle),
+      idleCell(r.freshIdle),
+      `${fmt(r.totals.non2xx + r.totals.errors)}${r.valid ? '' : ' INVALID'}`,
+      versus(r, nginx),
+      versus(r, fastify),
+    ];
+  });
+}
+
+/** @type {import('../lib/report.mjs').Column[]} */
+const TARGET_COLUMNS = [{ title: 'Target' }, { title: 'Measured', align: 'right' }, { title: 'Verdict' }];
+
+/**
+ * Where each profiled gateway process spent its time.
+ * @param {string} profileDir
+ * @param {ContenderResult[]} results
+ */
+async function profileReport(profileDir, results) {
+  const summaries = [];
+  const lines = ['', `CPU profiles (node --cpu-prof) in ${profileDir}:`];
+  for (const r of results.filter((c) => c.id.startsWith('gateway'))) {
+    const summary = await summarizeProfile(path.join(profileDir, `${r.id}.cpuprofile`), { top: 25 });
+    const perRequest = (/** @type {number} */ ms) => (ms * 1000) / r.totals.requests;
+    summaries.push({ id: r.id, requests: r.totals.requests, ...summary });
+    lines.push(
+      '',
+      `${r.label}: main thread busy ${fmt(summary.busyMs / 1000, 1)} s, idle ${fmt(summary.idleMs / 1000, 1)} s; ` +
+        `${fmt(r.totals.requests)} requests (this row), ${fmt(perRequest(summary.busyMs), 1)} µs busy per request`,
+      'By area (self time):',
+      textTable(
+        [{ title: 'Area' }, { title: 'Self ms', align: 'right' }, { title: '%', align: 'right' }],
+        summary.byArea.slice(0, 12).map((a) => [a.area, fmt(a.ms), fmt(a.pct, 1)]),
+      ),
+      'Top functions by self time:',
+      textTable(
+        [{ title: 'Function' }, { title: 'Self %', align: 'right' }, { title: 'Total %', align: 'right' }],
+        summary.bySelf.map((f) => [f.name, fmt(f.selfPct, 1), fmt(f.totalPct, 1)]),
+      ),
+      'Top functions by inclusive time:',
+      textTable(
+        [{ title: 'Function' }, { title: 'Total %', align: 'right' }, { title: 'Self %', align: 'right' }],
+        summary.byTotal.map((f) => [f.name, fmt(f.totalPct, 1), fmt(f.selfPct, 1)]),
+      ),
+    );
+  }
+  return { summaries, text: lines.join('\n') };
+}
+
+async function main() {
+  const machine = machineInfo();
+  const date = today();
+  const startedAt = new Date().toISOString();
+  const loadStart = os.loadavg()[0] ?? Number.NaN;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'gatehouse-bench-gateway-'));
+  const profileDir = PROFILE ? mkdtempSync(path.join(os.tmpdir(), 'gatehouse-bench-profiles-')) : undefined;
+  const rounds = `${PARAMETERS.rounds} round${PARAMETERS.rounds === 1 ? '' : 's'}`;
+  progress(`Gateway benchmark: ${machineLine(machine)}`);
+  progress(
+    `${rounds} x ${PARAMETERS.sliceMs} ms per contender (warm-up ${PARAMETERS.warmupMs} ms), ` +
+      `${PARAMETERS.connections} connections, then ${fmt(PARAMETERS.idleConnections)} idle connections each` +
+      `${PROFILE ? '; gateway processes profiled with --cpu-prof' : ''}`,
+  );
+
+  const { upstream, processes, contenders, skipped, versions } = await startContenders(dir, profileDir);
+  /** @type {ContenderResult[]} */
+  let results = [];
+  /** @type {Map<number, ReturnType<typeof sampleTreeRss>>} */
+  const samplers = new Map();
+  try {
+    for (const c of contenders) {
+      c.checked = await checkContender(c);
+      const saw = /** @type {{ upstreamSaw: { authorization: Record<string, unknown> } }} */ (c.checked)
+        .upstreamSaw.authorization;
+      progress(`  checked ${c.label.padEnd(36)} upstream saw authorization: ${JSON.stringify(saw)}`);
+      if (c.id === 'gatewayPhantom' && (saw['kind'] !== 'jwt' || saw['aud'] !== AUDIENCE)) {
+        throw new Error(`${c.label}: the upstream did not receive an internal JWT for ${AUDIENCE}`);
+      }
+    }
+    /** @type {Map<number, number>} */
+    const startRss = new Map();
+    for (const p of processes) {
+      startRss.set(p.pid, treeUsage(p.pid).rssBytes);
+      samplers.set(p.pid, sampleTreeRss(p.pid));
+    }
+
+    /** @type {Map<string, LoadResult>} */
+    const warmups = new Map();
+    for (const c of contenders) {
+      const r = await runLoad(c, upstream, PARAMETERS.warmupMs);
+      warmups.set(c.id, r);
+      progress(
+        `  warm-up ${c.label.padEnd(36)} ${fmt(r.reqPerSec).padStart(8)} req/s${failures(r) === 0 ? '' : `  ${fmt(failures(r))} FAILED`}`,
+      );
+    }
+    /** @type {Map<string, LoadResult[]>} */
+    const slices = new Map(contenders.map((c) => [c.id, []]));
+    for (let round = 0; round < PARAMETERS.rounds; round++) {
+      for (const c of rotate(contenders, round)) {
+        const r = await runLoad(c, upstream, PARAMETERS.sliceMs);
+        slices.get(c.id)?.push(r);
+        const bad = failures(r) === 0 ? '' : `  ${fmt(failures(r))} FAILED ${JSON.stringify(r.statusCodes)}`;
+        progress(
+          `  round ${round + 1}/${PARAMETERS.rounds} ${c.label.padEnd(36)} ${fmt(r.reqPerSec).padStart(8)} req/s  ` +
+            `p99 ${fmt(r.latencyMs.p99, 2).padStart(6)} ms  CPU ${fmt(r.cpuSecPer10k, 2)} s/10k  ` +
+            `upstream ${fmt(r.upstreamCpuPct)}%  autocannon ${fmt(r.generatorCpuPct)}%${bad}`,
+        );
+      }
+    }
+    results = contenders.map((c) =>
+      summarize(c, slices.get(c.id) ?? [], /** @type {LoadResult} */ (warmups.get(c.id))),
+    );
+    for (const r of results) {
+      r.startRssBytes = startRss.get(r.pid) ?? Number.NaN;
+      r.peakRssBytes = samplers.get(r.pid)?.stop() ?? Number.NaN;
+    }
+
+    for (const c of contenders) {
+      const r = /** @type {ContenderResult} */ (results.find((x) => x.id === c.id));
+      try {
+        r.idle = await measureIdle(c);
+        progress(
+          `  idle ${c.label.padEnd(36)} ${fmt(r.idle.connections)} connections: RSS ${mib(r.idle.rssBeforeBytes)} -> ` +
+            `${mib(r.idle.rssHeldBytes)}, ${fmt(r.idle.stillOpen)} still open`,
+        );
+      } catch (err) {
+        r.idle = { error: err instanceof Error ? err.message : String(err) };
+        progress(`  idle ${c.label}: failed: ${r.idle.error}`);
+      }
+    }
+    // Without load history: a new process, the same connections (its first request of a token
+    // pays the cache misses, as in production).
+    for (const c of contenders) {
+      if (c.startFresh === undefined) continue;
+      const r = /** @type {ContenderResult} */ (results.find((x) => x.id === c.id));
+      const fresh = await c.startFresh();
+      try {
+        r.freshIdle = await measureIdle(c, fresh);
+        progress(
+          `  idle ${`${c.label} (fresh)`.padEnd(36)} ${fmt(r.freshIdle.connections)} connections: RSS ` +
+            `${mib(r.freshIdle.rssBeforeBytes)} -> ${mib(r.freshIdle.rssHeldBytes)}, ${fmt(r.freshIdle.stillOpen)} still open`,
+        );
+      } catch (err) {
+        r.freshIdle = { error: err instanceof Error ? err.message : String(err) };
+        progress(`  idle ${c.label} (fresh): failed: ${r.freshIdle.error}`);
+      } finally {
+        await fresh.stop();
+      }
+    }
+  } finally {
+    for (const sampler of samplers.values()) sampler.stop();
+    for (const p of [...processes].reverse()) {
+      const code = await p.stop();
+      if (code !== 0 && code !== null) progress(`  ${p.label} exited with code ${String(code)}`);
+    }
+    if (KEEP_LOGS) progress(`Kept ${dir} (BENCH_KEEP_LOGS=1).`);
+    else rmSync(dir, { recursive: true, force: true });
+  }
+
+  const targets = evaluateTargets(results);
+  const comparisons = {
+    fullChainVsFastify: ratio(
+      results.find((r) => r.id === 'gatewayJwt'),
+      results.find((r) => r.id === 'fastify'),
+    ),
+    fullChainVsNginx: ratio(
+      results.find((r) => r.id === 'gatewayJwt'),
+      results.find((r) => r.id === 'nginx'),
+    ),
+    phantomVsJwt: ratio(
+      results.find((r) => r.id === 'gatewayPhantom'),
+      results.find((r) => r.id === 'gatewayJwt'),
+    ),
+    fastifyVsNginx: ratio(
+      results.find((r) => r.id === 'fastify'),
+      results.find((r) => r.id === 'nginx'),
+    ),
+  };
+  const command = reproduceCommand();
+  const autocannonVersion = packageVersion('autocannon');
+  const versionLine = Object.entries({ ...versions, autocannon: autocannonVersion })
+    .map(([name, version]) => `${name} ${version}`)
+    .join(', ');
+  const valid = results.every((r) => r.valid);
+  const complete = Object.keys(skipped).length === 0 && ONLY.length === 0;
+  const generatorCpu = Math.max(...results.map((r) => r.median.generatorCpuPct));
+  const load = `Load average (1 min) ${fmt(loadStart, 2)} at start, ${fmt(os.loadavg()[0] ?? Number.NaN, 2)} at end`;
+  const method =
+    `Every contender runs in its own process on 127.0.0.1 (Node processes with NODE_ENV=production) in front of ` +
+    `the same upstream, a minimal node:http server in another process answering a 68-byte JSON body. ` +
+    `autocannon ${autocannonVersion} drives each contender from the parent process with ${PARAMETERS.connections} ` +
+    `keep-alive connections, one request in flight per connection (\`GET ${ITEMS}\` behind the contender's route). ` +
+    `Every contender is checked with one request, warmed up for ${PARAMETERS.warmupMs} ms, then the contenders ` +
+    `alternate in ${rounds} of ${PARAMETERS.sliceMs} ms, order rotated every round; req/s, p50 and p99 (every 2xx ` +
+    'response timed) are the medians over the rounds; a ratio is the median of the per-round ratios (both ' +
+    'contenders of a round ran within a minute of each other, so a drift of the machine load over the run ' +
+    'cancels out). CPU s/10k req: user + ' +
+    "system CPU of the contender's process tree (/proc) per 10 000 requests. RSS at start: after the checked " +
+    'request, before any load. Peak RSS: the largest resident set of ' +
+    "the contender's process tree (nginx: master + worker; sampled every 100 ms from /proc) during warm-up and " +
+    `rounds. Idle connections: ${PARAMETERS.idleSettleMs} ms after the rounds (and, for the gateway, also in a ` +
+    'freshly started process of the same configuration, without load history), ' +
+    `${fmt(PARAMETERS.idleConnections)} new keep-alive connections each send one request and stay open; the RSS ` +
+    `of the process tree is read after ${PARAMETERS.idleHoldMs} ms. Every ` +
+    'response must be a 200 with the upstream body: anything else marks the row INVALID. nginx runs with ' +
+    '`worker_processes 1`, since each Node contender runs its requests on one event-loop thread; a real nginx ' +
+    'deployment would use one worker per core. The gateway is the built CLI (`gatehouse gateway --config FILE`), ' +
+    'its JSON log (one access-log line per request at `info`) on standard output redirected to /dev/null; ' +
+    '`gatehouse auth-server` issues the tokens (ES256, RFC 9068) and answers introspection and token exchange for ' +
+    'the phantom path (a cache miss only on the first request of a token and when the internal JWT, valid 60 s, is ' +
+    `renewed). Client idle keep-alive timeouts are 120 s on nginx and the gateway (\`limits.keepAliveTimeoutMs\`), ` +
+    '72 s on fastify (its default), so the idle connections stay open while they are measured.';
+  const generatorNote =
+    `The machine's ${machine.cores} cores are shared by autocannon (up to ${fmt(generatorCpu)}% of a core), the ` +
+    'contender and the upstream: the absolute numbers are low, compare the ratios.';
+
+  let profile;
+  if (profileDir !== undefined) profile = await profileReport(profileDir, results);
+
+  const skippedLines = Object.entries(skipped).map(([id, reason]) => `Not run: ${id}: ${reason}`);
+  const out = [
+    '',
+    `Gateway, ${date}${PROFILE ? ' (gateway profiled: its timings include profiler overhead)' : ''}`,
+    `Machine: ${machineLine(machine)}`,
+    load,
+    `Versions: ${versionLine}`,
+    `Median of ${rounds} x ${PARAMETERS.sliceMs} ms, warm-up ${PARAMETERS.warmupMs} ms, ${PARAMETERS.connections} connections`,
+    valid
+      ? 'Every response was a 200 with the upstream body.'
+      : 'INVALID: some responses failed (see Non-2xx/errors).',
+    generatorNote,
+    ...skippedLines,
+    '',
+    textTable(RESULT_COLUMNS, resultRows(results)),
+    '',
+    'Targets (informative, never fail the run):',
+    textTable(
+      TARGET_COLUMNS,
+      targets.map((t) => [t.target, t.measured, t.verdict]),
+    ),
+    profile?.text ?? '',
+    '',
+  ];
+  process.stdout.write(out.join('\n'));
+
+  const suffix = PROFILE ? '-cpu-prof' : complete ? '' : '-partial';
+  const resultFile = path.join(REPO_ROOT, 'bench', 'results', `gateway-${date}${suffix}.json`);
+  await writeJson(resultFile, {
+    benchmark: 'gateway',
+    date,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    command,
+    machine,
+    loadAverage1m: { start: loadStart, end: os.loadavg()[0] ?? Number.NaN },
+    versions: { ...versions, autocannon: autocannonVersion },
+    parameters: {
+      ...PARAMETERS,
+      profiled: PROFILE,
+      only: ONLY,
+      targets: TARGETS,
+      audience: AUDIENCE,
+      scope: SCOPE,
+      rateLimit: RATE_LIMIT,
+      accessTokenTtlSec: ACCESS_TOKEN_TTL_SEC,
+      cli: path.relative(REPO_ROOT, CLI),
+    },
+    method,
+    valid,
+    skipped,
+    results,
+    comparisons,
+    targets,
+    ...(profile === undefined ? {} : { profiles: profile.summaries }),
+  });
+  if (PROFILE || !complete) {
+    progress(
+      `Wrote ${path.relative(REPO_ROOT, resultFile)} (${PROFILE ? 'profiled' : 'partial'} run: docs/performance.md left as is).`,
+    );
+    return;
+  }
+  const doc = path.join(REPO_ROOT, 'docs', 'performance.md');
+  await updateMarkedSection(
+    doc,
+    'gateway',
+    [
+      '## Gateway',
+      '',
+      `Generated by \`${command}\` on ${date}; raw numbers in \`bench/results/gateway-${date}.json\`.`,
+      '',
+      `Machine: ${machineLine(machine)}. ${load}. Versions: ${versionLine}.`,
+      '',
+      method,
+      '',
+      ...results.map((r) => `- **${r.label}**: ${r.description}`),
+      '',
+      markdownTable(RESULT_COLUMNS, resultRows(results)),
+      '',
+      `${valid ? 'Every response was a 200 with the upstream body.' : '**INVALID run**: some responses failed.'} ${generatorNote}`,
+      '',
+      'Targets (informative, never asserted in CI):',
+      '',
+      markdownTable(
+        TARGET_COLUMNS,
+        targets.map((t) => [t.target, t.measured, t.verdict]),
+      ),
+    ].join('\n'),
+  );
+  progress(
+    `Wrote ${path.relative(REPO_ROOT, resultFile)} and ${path.relative(REPO_ROOT, doc)} (section bench:gateway).`,
+  );
+}
+
+await main();
