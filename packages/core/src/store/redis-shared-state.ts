@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { Redis as RedisClient, RedisOptions } from 'ioredis';
 import { GatehouseError } from '../errors/gatehouse-error.js';
 import type { SharedState } from './shared-state.js';
 
@@ -37,8 +37,10 @@ export async function createRedisSharedState(options: RedisSharedStateOptions): 
     // Reconnect forever with a capped backoff: a Redis that comes back is used again by itself.
     retryStrategy: (attempt: number) => Math.min(attempt * 200, 2000),
   };
-  const client = new Redis(options.url, common);
-  const subscriber = new Redis(options.url, common);
+  // Loaded on first use: a deployment on process memory never loads the Redis client.
+  const { Redis } = await import('ioredis');
+  const client: RedisClient = new Redis(options.url, common satisfies RedisOptions);
+  const subscriber: RedisClient = new Redis(options.url, common);
   // Connection errors surface through commands; an unhandled 'error' event must not crash the process.
   client.on('error', () => undefined);
   subscriber.on('error', () => undefined);

@@ -1,9 +1,16 @@
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 import { GatehouseError } from '../errors/gatehouse-error.js';
+
+// Each driver is loaded only when its engine is opened: a process on SQLite never loads pg, and
+// one on PostgreSQL never loads the native SQLite addon (tens of MiB of resident memory each).
+const requireDriver = createRequire(import.meta.url);
+const loadPg = (): typeof pg => requireDriver('pg') as typeof pg;
+const loadBetterSqlite3 = (): typeof BetterSqlite3 => requireDriver('better-sqlite3') as typeof BetterSqlite3;
 
 export type SqlEngine = 'sqlite' | 'postgres';
 
@@ -35,6 +42,7 @@ export interface SqlDatabase<DB> {
 export function openSqlDatabase<DB>(options: SqlDatabaseOptions): SqlDatabase<DB> {
   if (options.url !== undefined && /^postgres(ql)?:\/\//.test(options.url)) {
     // int8 and numeric come back as strings by default; every integer we store fits a double.
+    const pg = loadPg();
     const types = new pg.TypeOverrides();
     types.setTypeParser(pg.types.builtins.INT8, Number);
     types.setTypeParser(pg.types.builtins.NUMERIC, Number);
@@ -51,7 +59,8 @@ export function openSqlDatabase<DB>(options: SqlDatabaseOptions): SqlDatabase<DB
   }
   const file = options.sqliteFile ?? ':memory:';
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-  const sqlite = new BetterSqlite3(file);
+  const Sqlite = loadBetterSqlite3();
+  const sqlite = new Sqlite(file);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma(`synchronous = ${options.sqliteSynchronous === 'full' ? 'FULL' : 'NORMAL'}`);
   sqlite.pragma('foreign_keys = ON');

@@ -1,5 +1,5 @@
 import { GatehouseError } from '@gatehouse/core';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { RateLimitRule } from './rate-limit-rule.js';
 import { RATE_LIMIT_EPSILON, type RateLimitDecision, type RateLimitStore } from './rate-limit-store.js';
 
@@ -116,7 +116,9 @@ export async function createRedisRateLimitStore(
   const prefix = `${options.prefix ?? 'gatehouse:'}rl:`;
   // Connection settings of core's redis-shared-state: no offline queue and no resending, so a
   // check during an outage fails at once (and is never applied later); reconnect forever.
-  const client = new Redis(options.url, {
+  // Loaded on first use: a gateway counting in memory never loads the Redis client.
+  const { Redis: RedisClient } = await import('ioredis');
+  const client = new RedisClient(options.url, {
     lazyConnect: true,
     maxRetriesPerRequest: 1,
     commandTimeout: options.commandTimeoutMs ?? 500,

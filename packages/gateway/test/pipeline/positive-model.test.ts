@@ -50,7 +50,10 @@ async function call(
   const before = upstream.requests.length;
   const res = await fetch(`${gw.url}${path}`, {
     method,
-    headers: init.body === undefined ? init.headers : { 'content-type': 'application/json', ...init.headers },
+    headers:
+      init.body === undefined
+        ? (init.headers ?? {})
+        : { 'content-type': 'application/json', ...init.headers },
     ...(init.body === undefined ? {} : { body: init.body }),
   });
   const text = await res.text();
