@@ -27,6 +27,10 @@ const resourceSchema = z.strictObject({
     .positive()
     .optional()
     .describe('Access-token lifetime for this audience'),
+  includeRoles: z
+    .boolean()
+    .default(false)
+    .describe("Put the user's roles (RFC 9068 §7.2.1.1 `roles`) in JWT access tokens for this audience"),
 });
 
 export const authServerConfigSchema = z

@@ -108,10 +108,17 @@ async function recordAccessToken(db: Kysely<AuthDatabase>, row: AccessTokenRow):
   }
 }
 
+/** The roles of a user subject (none for an unknown subject, e.g. a deleted user). */
+async function rolesOf(db: AuthServerDeps['db'], sub: string): Promise<readonly string[]> {
+  const row = await db.selectFrom('users').select('roles').where('sub', '=', sub).executeTakeFirst();
+  return row === undefined ? [] : (JSON.parse(row.roles) as string[]);
+}
+
 /**
  * Issues an access token in the client's format and records it: opaque tokens (256-bit random,
  * stored as SHA-256, looked up at introspection) or RFC 9068 JWTs with only `iss`, `sub`, `aud`,
- * `exp`, `iat`, `jti`, `client_id`, `scope` (and `cnf.jkt` when DPoP-bound): small, no personal data.
+ * `exp`, `iat`, `jti`, `client_id`, `scope` (a user's `roles`, RFC 9068 §7.2.1.1, only for resources
+ * with `includeRoles`) and `cnf.jkt` when DPoP-bound: small, no personal data.
  * Every JWT is recorded by `jti` so revocation can stop it (introspection, revocation events).
  */
 export async function issueAccessToken(
@@ -132,6 +139,11 @@ export async function issueAccessToken(
   let token: string;
   let kid: string | null = null;
   if (format === 'jwt') {
+    // Only for resources that ask for them: tokens carry nothing else about the user by default.
+    const withRoles =
+      request.sub !== client.clientId &&
+      deps.config.resources.some((resource) => resource.id === audience && resource.includeRoles);
+    const roles = withRoles ? await rolesOf(deps.db, request.sub) : [];
     const claims: Record<string, unknown> = {
       iss: deps.config.issuer,
       sub: request.sub,
@@ -141,6 +153,8 @@ export async function issueAccessToken(
       jti,
       client_id: client.clientId,
       ...(scope === '' ? {} : { scope }),
+      // RFC 9068 §7.2.1.1: roles of the user, for services' coarse role checks (no other user data).
+      ...(roles.length === 0 ? {} : { roles }),
       ...(request.dpopJkt === null ? {} : { cnf: { jkt: request.dpopJkt } }),
     };
     const signed = await keys.sign(claims, 'at+jwt');
