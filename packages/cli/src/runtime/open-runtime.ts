@@ -34,14 +34,66 @@ export interface OpenRuntimeOptions {
   readonly minimumLevel?: 'warn';
 }
 
-export function createCliLogger(io: CliIo, deployment: Deployment, options: OpenRuntimeOptions): Logger {
+/** Pending log text written at once beyond this size, without waiting for the end of the turn. */
+const MAX_PENDING_CHARS = 64 * 1024;
+
+interface BatchedDestination {
+  write(text: string): void;
+  /** Writes what is pending now (lines written later still reach the stream). */
+  flush(): void;
+}
+
+/**
+ * Log lines to a process stream, written once per event-loop turn instead of once per line: a
+ * server's access log writes a line per request, and a write per line costs a system call on the
+ * request path. What is pending is written when it grows large, on `flush()`, and when the process
+ * exits (writes to stdout and stderr, files or pipes, are synchronous on Linux, so an exit handler
+ * loses nothing; only a kill -9 loses the lines of the current turn).
+ */
+function createBatchedDestination(stream: { write(text: string): unknown }): BatchedDestination {
+  let pending = '';
+  let scheduled: NodeJS.Immediate | undefined;
+  function flush(): void {
+    if (scheduled !== undefined) clearImmediate(scheduled);
+    scheduled = undefined;
+    if (pending === '') return;
+    const text = pending;
+    pending = '';
+    stream.write(text);
+  }
+  process.on('exit', flush);
+  return {
+    write(text) {
+      pending += text;
+      if (pending.length >= MAX_PENDING_CHARS) flush();
+      else scheduled ??= setImmediate(flush);
+    },
+    flush,
+  };
+}
+
+/** The logger of a command, and what flushes its destination when the command is done. */
+function openCliLogger(
+  io: CliIo,
+  deployment: Deployment,
+  options: OpenRuntimeOptions,
+): { logger: Logger; flush: () => void } {
+  const stream = options.logTo === 'stdout' ? io.stdout : io.stderr;
+  // Only the process's own streams are batched: a test's captured output stays line by line.
+  const batched =
+    stream === process.stdout || stream === process.stderr ? createBatchedDestination(stream) : undefined;
   const configured = deployment.config.log.level;
   const quiet = ['info', 'debug', 'trace'].includes(configured) && options.minimumLevel === 'warn';
-  return createLogger({
+  const logger = createLogger({
     component: 'gatehouse',
     level: quiet ? 'warn' : configured,
-    destination: options.logTo === 'stdout' ? io.stdout : io.stderr,
+    destination: batched ?? stream,
   });
+  return { logger, flush: () => batched?.flush() };
+}
+
+export function createCliLogger(io: CliIo, deployment: Deployment, options: OpenRuntimeOptions): Logger {
+  return openCliLogger(io, deployment, options).logger;
 }
 
 export async function openRuntime(
@@ -49,7 +101,7 @@ export async function openRuntime(
   deployment: Deployment,
   options: OpenRuntimeOptions,
 ): Promise<Runtime> {
-  const logger = createCliLogger(io, deployment, options);
+  const { logger, flush: flushLog } = openCliLogger(io, deployment, options);
   const audit = await openFileAuditSink(join(deployment.dataDir, AUDIT_FILE));
   let stores: AuthServerStores;
   try {
@@ -60,6 +112,7 @@ export async function openRuntime(
     });
   } catch (err) {
     await audit.close();
+    flushLog();
     throw err;
   }
   const base = {
@@ -78,8 +131,12 @@ export async function openRuntime(
     base,
     operations: (keys) => createAdminOperationsFor(base, keys),
     async close() {
-      await stores.close();
-      await audit.close();
+      try {
+        await stores.close();
+        await audit.close();
+      } finally {
+        flushLog();
+      }
     },
   };
 }

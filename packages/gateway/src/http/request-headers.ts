@@ -93,7 +93,10 @@ function readConnectionOptions(rawHeaders: readonly string[]): Set<string> | und
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i] ?? '';
     if (name.length !== 10 || name.toLowerCase() !== 'connection') continue;
-    for (const option of (rawHeaders[i + 1] ?? '').split(',')) {
+    const value = rawHeaders[i + 1] ?? '';
+    // The usual value names only Keep-Alive, which is always dropped as hop-by-hop.
+    if (value.toLowerCase() === 'keep-alive') continue;
+    for (const option of value.split(',')) {
       const trimmed = option.trim().toLowerCase();
       if (trimmed !== '') (options ??= new Set()).add(trimmed);
     }

@@ -27,6 +27,8 @@ const REMOVED = new Set([
 /** The names listed in `Connection` (RFC 9110 §7.6.1), lower-cased, or undefined when none. */
 function readConnectionOptions(value: string | string[] | undefined): Set<string> | undefined {
   if (value === undefined) return undefined;
+  // The usual value names only Keep-Alive, which is always removed as hop-by-hop.
+  if (typeof value === 'string' && value.toLowerCase() === 'keep-alive') return undefined;
   const options = new Set<string>();
   for (const line of Array.isArray(value) ? value : [value]) {
     for (const option of line.split(',')) options.add(option.trim().toLowerCase());

@@ -9,7 +9,6 @@ import { readBody } from '../http/read-body.js';
 import { createRequestId, isValidRequestId } from '../http/request-id.js';
 import { buildUpstreamHeaders } from '../http/request-headers.js';
 import type { OperationMatch } from '../openapi/index.js';
-import { buildClientResponseHeaders } from '../http/response-headers.js';
 import { continueTraceparent } from '../http/trace-context.js';
 import type { BanList } from '../limits/ban-list.js';
 import type { RateLimiter } from '../limits/rate-limiter.js';
@@ -17,7 +16,8 @@ import { normalizeIp } from '../net/ip-set.js';
 import type { GatewayMetrics } from '../observability/gateway-metrics.js';
 import { rewritePath } from '../routing/route-table.js';
 import type { RouteRuntime, Runtime } from '../runtime/build-runtime.js';
-import { rewriteLocation } from '../upstream/index.js';
+import type { UpstreamCall } from '../upstream/upstream.js';
+import { ResponseRelay, type Outcome } from './relay-response.js';
 import { sendError } from './respond.js';
 
 export interface PipelineDeps {
@@ -41,15 +41,6 @@ const ALLOW_ALL = [...PROXIED_METHODS].join(', ');
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 const BODYLESS = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE']);
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json$/;
-
-/** What the access log and metrics record of one request. */
-interface Outcome {
-  route: string;
-  status: number;
-  upstreamMs: number | undefined;
-  clientId: string | undefined;
-  sub: string | undefined;
-}
 
 function mediaType(contentType: string | undefined): string {
   if (contentType === undefined) return '';
@@ -89,7 +80,11 @@ export function createRequestHandler(
     };
     const hsts = runtime.config.responses.hsts === false ? undefined : runtime.config.responses.hsts;
 
-    res.once('close', () => {
+    // The upstream call in progress: aborted when the client goes away before the answer is complete.
+    let call: UpstreamCall | undefined;
+    // One listener per request, for the upstream call, the access log and the metrics.
+    res.on('close', () => {
+      if (call !== undefined && !res.writableFinished) call.abort();
       const totalMs = performance.now() - started;
       const status = outcome.status === 0 ? (res.headersSent ? res.statusCode : 499) : outcome.status;
       const upstreamMs = outcome.upstreamMs;
@@ -118,10 +113,23 @@ export function createRequestHandler(
       });
     });
 
+    // The rate limiter's answer headers: written with whatever answer the request gets, in one
+    // writeHead with the rest (a setHeader before writeHead makes node merge every header one by one).
+    let rateLimitHeaders: Readonly<Record<string, string>> | undefined;
+    const setRateLimitHeaders = (): void => {
+      if (rateLimitHeaders === undefined || res.headersSent) return;
+      for (const [name, value] of Object.entries(rateLimitHeaders)) res.setHeader(name, value);
+    };
+    const refuseInvalid = (problems: readonly { pointer: string; message: string }[]): void => {
+      setRateLimitHeaders();
+      outcome.status = sendValidationProblem(res, requestId, problems, hsts);
+    };
+
     const fail = (
       error: GatehouseError | Parameters<typeof sendError>[1],
       extra?: Omit<Parameters<typeof sendError>[2], 'requestId' | 'hsts'>,
     ): undefined => {
+      setRateLimitHeaders();
       outcome.status = sendError(res, error, { requestId, hsts, ...extra });
       // The rest of a refused request body is not read: close the connection after the answer.
       if (!req.complete) res.shouldKeepAlive = false;
@@ -215,14 +223,15 @@ export function createRequestHandler(
       operation = found;
       const problems = operation.validate({ query, headers: req.headers });
       if (problems.length > 0) {
-        outcome.status = sendValidationProblem(res, requestId, problems, hsts);
+        refuseInvalid(problems);
         return;
       }
     }
 
     void proceed(route, path, query, method, operation).catch((err: unknown) => {
       // The client went away: nothing to answer (the access log records 499).
-      if (res.destroyed || req.destroyed) return;
+      // (Not req.destroyed: a request whose body was read to the end is destroyed too.)
+      if (res.destroyed) return;
       if (err instanceof GatehouseError) {
         // Code and detail only: causes (socket errors, aborts) are not worth a stack per request.
         if (err.status >= 500)
@@ -301,7 +310,7 @@ export function createRequestHandler(
           sub: outcome.sub,
           route: route.id,
         });
-        for (const [name, value] of Object.entries(decision.headers)) res.setHeader(name, value);
+        rateLimitHeaders = decision.headers;
         if (!decision.allowed) {
           // onStoreFailure closed: the store could not decide, so the answer is 503, not 429.
           if (decision.storeFailed && decision.retryAfterSec === undefined) {
@@ -345,7 +354,7 @@ export function createRequestHandler(
           if (operation?.body !== undefined) {
             const problems = operation.body.validate(parsed.value);
             if (problems.length > 0) {
-              outcome.status = sendValidationProblem(res, requestId, problems, hsts);
+              refuseInvalid(problems);
               return;
             }
           }
@@ -357,12 +366,7 @@ export function createRequestHandler(
           return;
         }
       } else if (operation?.body?.required === true) {
-        outcome.status = sendValidationProblem(
-          res,
-          requestId,
-          [{ pointer: '/body', message: 'a request body is required' }],
-          hsts,
-        );
+        refuseInvalid([{ pointer: '/body', message: 'a request body is required' }]);
         return;
       }
 
@@ -388,50 +392,49 @@ export function createRequestHandler(
       if (body !== null) headers['content-length'] = String(body.length);
       else delete headers['content-length'];
 
-      const abort = new AbortController();
-      const onClose = (): void => {
-        if (!res.writableFinished) abort.abort();
-      };
-      res.once('close', onClose);
-      const response = await route.upstream.request({
-        method,
-        path: query === '' ? upstreamPath : `${upstreamPath}?${query}`,
-        headers,
-        body,
-        idempotent:
-          IDEMPOTENT.has(method) &&
-          (body === null || BODYLESS.has(method) || method === 'PUT' || method === 'DELETE'),
-        signal: abort.signal,
+      // The client left while the request was authenticated or read: nothing goes upstream. (Not
+      // req.destroyed: a request whose body was read to the end is destroyed too.)
+      if (res.destroyed) return;
+      const relay = new ResponseRelay({
+        res,
+        route,
+        requestId,
+        head: method === 'HEAD',
+        policy: { removeHeaders: runtime.removeHeaders, hsts, authenticated: auth !== undefined },
+        replaceUpstreamErrors: runtime.config.responses.replaceUpstreamErrors,
+        publicOrigin: deps.publicOrigin(),
+        outcome,
+        extraHeaders: rateLimitHeaders,
+        fail: failUpstream,
       });
-      outcome.upstreamMs = response.upstreamMs;
-
-      // 11. The answer: upstream 5xx bodies replaced, internal headers and paths removed.
-      if (response.statusCode >= 500 && runtime.config.responses.replaceUpstreamErrors) {
-        response.body.resume();
-        outcome.status = writeGenericUpstreamError(res, response.statusCode, requestId, hsts);
-        return;
-      }
-      const clientHeaders = buildClientResponseHeaders(
-        response.headers,
-        { removeHeaders: runtime.removeHeaders, hsts, authenticated: auth !== undefined },
-        (location) =>
-          rewriteLocation(location, {
-            upstreamBases: route.upstreamBases,
-            upstreamPrefix: route.upstreamPrefix,
-            publicPrefix: route.publicPrefix,
-            publicOrigin: deps.publicOrigin(),
-          }),
+      call = route.upstream.forward(
+        {
+          method,
+          path: query === '' ? upstreamPath : `${upstreamPath}?${query}`,
+          headers,
+          body,
+          idempotent:
+            IDEMPOTENT.has(method) &&
+            (body === null || BODYLESS.has(method) || method === 'PUT' || method === 'DELETE'),
+        },
+        relay,
       );
-      clientHeaders['x-request-id'] = requestId;
-      res.writeHead(response.statusCode, clientHeaders);
-      outcome.status = response.statusCode;
-      if (method === 'HEAD') {
-        response.body.resume();
-        res.end();
-        return;
-      }
-      response.body.on('error', () => res.destroy());
-      response.body.pipe(res);
+      relay.call = call;
+    }
+
+    function failUpstream(failure: unknown): void {
+      // The client went away: nothing to answer (the access log records 499).
+      if (res.destroyed) return;
+      const err =
+        failure instanceof GatehouseError
+          ? failure
+          : new GatehouseError('ERR_GATEWAY_UPSTREAM_UNAVAILABLE', { cause: failure });
+      // Code and detail only: causes (socket errors, aborts) are not worth a stack per request.
+      deps.logger.warn(
+        { code: err.code, detail: err.detail, requestId, route: outcome.route },
+        'request failed',
+      );
+      fail(err);
     }
   };
 }
@@ -495,27 +498,4 @@ function sendValidationProblem(
   res.writeHead(400, headers as Record<string, string>);
   res.end(response.body);
   return 400;
-}
-
-/** RFC 9457 body for an upstream 5xx: same status, nothing of the upstream's own body. */
-function writeGenericUpstreamError(
-  res: ServerResponse,
-  status: number,
-  requestId: string,
-  hsts: string | undefined,
-): number {
-  const response = buildProblemResponse({
-    status,
-    instance: `urn:gatehouse:request:${requestId}`,
-    extensions: { code: 'ERR_GATEWAY_UPSTREAM_ERROR' },
-  });
-  const headers: Record<string, string | readonly string[]> = {
-    ...response.headers,
-    'x-content-type-options': 'nosniff',
-    'x-request-id': requestId,
-  };
-  if (hsts !== undefined) headers['strict-transport-security'] = hsts;
-  res.writeHead(status, headers as Record<string, string>);
-  res.end(response.body);
-  return status;
 }

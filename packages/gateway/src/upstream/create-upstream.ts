@@ -6,8 +6,11 @@ import { isBodyFailure, isLocalFailure, isRetryableFailure, toUpstreamError } fr
 import { createHealthChecker, type HealthChecker } from './health-check.js';
 import { buildTlsOptions, createTarget, type Target } from './target.js';
 import type {
+  ResponseSink,
   TargetHealth,
   Upstream,
+  UpstreamCall,
+  UpstreamHeaders,
   UpstreamOptions,
   UpstreamRequest,
   UpstreamResponse,
@@ -25,6 +28,26 @@ class UpstreamServerError extends Error {
   constructor(readonly statusCode: number) {
     super(`upstream answered ${statusCode}`);
   }
+}
+
+function ignore(): void {
+  // An error listener that only keeps the process alive.
+}
+
+/** undici's raw header pairs as a dictionary (lower-case names, repeated fields as arrays). */
+function readHeaders(raw: readonly Buffer[]): UpstreamHeaders {
+  // A null prototype: a field named `__proto__` is only a header.
+  const headers = Object.create(null) as UpstreamHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    // latin1 keeps every byte as received; node writes header strings back out as latin1.
+    const name = (raw[i] as Buffer).toString('latin1').toLowerCase();
+    const value = (raw[i + 1] as Buffer).toString('latin1');
+    const previous = headers[name];
+    if (previous === undefined) headers[name] = value;
+    else if (typeof previous === 'string') headers[name] = [previous, value];
+    else previous.push(value);
+  }
+  return headers;
 }
 
 function checkCount(id: string, name: string, value: number, min: number): void {
@@ -110,85 +133,212 @@ export function createUpstream(options: UpstreamOptions, deps: UpstreamDeps = {}
     return new GatehouseError('ERR_GATEWAY_UPSTREAM_UNAVAILABLE', { detail: `${where}: no healthy target` });
   }
 
-  function track(target: Target, body: Dispatcher.ResponseData['body']): void {
-    body.once('close', () => {
-      target.inFlight -= 1;
-    });
-    // Also keeps an unhandled body error from crashing the process; the consumer still sees it.
-    body.on('error', (error) => {
-      if (isBodyFailure(error)) target.circuit.recordFailure(error);
-    });
-  }
-
-  async function request(req: UpstreamRequest): Promise<UpstreamResponse> {
-    if (closed !== undefined) {
-      throw new GatehouseError('ERR_GATEWAY_UPSTREAM_UNAVAILABLE', { detail: `${where}: closed` });
-    }
-    const started = now();
+  /** One `forward()` call: picks a target, dispatches, retries, and reports to the circuit. */
+  class Exchange implements Dispatcher.DispatchHandler, UpstreamCall {
+    private readonly started = now();
     // A stream can be read once: only a buffered (or empty) body may be sent again.
-    const retryable = req.idempotent && !(req.body instanceof Readable);
-    let attempts = 0;
-    let tried: Target[] | undefined;
-    let lastFailure: { error: unknown; where: string } | undefined;
-    for (;;) {
+    private readonly retryable: boolean;
+    private attempts = 0;
+    private tried: Target[] | undefined;
+    private lastFailure: { error: unknown; where: string } | undefined;
+    /** The target of the current attempt. */
+    target: Target | undefined;
+    private ticket = 0;
+    private abortDispatch: ((reason: Error) => void) | undefined;
+    private resumeBody: (() => void) | undefined;
+    private aborted = false;
+    private responded = false;
+    private done = false;
+
+    constructor(
+      private readonly req: UpstreamRequest,
+      private readonly sink: ResponseSink,
+    ) {
+      this.retryable = req.idempotent && !(req.body instanceof Readable);
+    }
+
+    start(): void {
+      if (closed !== undefined) {
+        this.finish(new GatehouseError('ERR_GATEWAY_UPSTREAM_UNAVAILABLE', { detail: `${where}: closed` }));
+        return;
+      }
       // A retry prefers targets not tried yet, then any admissible one.
-      const picked = pick(tried) ?? (tried === undefined ? undefined : pick(undefined));
+      const picked = pick(this.tried) ?? (this.tried === undefined ? undefined : pick(undefined));
       if (picked === undefined) {
         // After a failed attempt, that failure (not the circuit it just opened) is the story.
-        throw lastFailure === undefined
-          ? noTargetError()
-          : toUpstreamError(lastFailure.error, lastFailure.where);
+        const failure = this.lastFailure;
+        this.finish(failure === undefined ? noTargetError() : toUpstreamError(failure.error, failure.where));
+        return;
       }
-      const { target, ticket } = picked;
+      const target = picked.target;
+      this.target = target;
+      this.ticket = picked.ticket;
+      this.abortDispatch = undefined;
       target.inFlight += 1;
-      let data: Dispatcher.ResponseData;
-      try {
-        data = await target.pool.request({
-          method: req.method,
-          path: target.basePath + req.path,
-          headers: req.headers,
-          body: req.body,
-          signal: req.signal,
-        });
-      } catch (error) {
-        target.inFlight -= 1;
-        if (req.signal?.aborted === true || isLocalFailure(error)) {
-          // The client left, or undici refused the request before sending it: no verdict on the upstream.
-          target.circuit.release(ticket);
-          throw new GatehouseError('ERR_GATEWAY_UPSTREAM_UNAVAILABLE', {
-            detail: `${where}: ${req.signal?.aborted === true ? 'request aborted' : 'request refused locally'}`,
-            cause: error,
-          });
-        }
-        target.circuit.recordFailure(error);
-        if (retryable && attempts < retries && isRetryableFailure(error)) {
-          attempts += 1;
-          (tried ??= []).push(target);
-          lastFailure = { error, where: `${where} target ${target.label}` };
-          logger?.debug(
-            { upstream: id, target: target.label, attempt: attempts },
-            'retrying upstream request',
-          );
-          continue;
-        }
-        throw toUpstreamError(error, `${where} target ${target.label}`);
-      }
-      if (data.statusCode >= 500) target.circuit.recordFailure(new UpstreamServerError(data.statusCode));
-      else target.circuit.recordSuccess();
-      track(target, data.body);
-      return {
-        statusCode: data.statusCode,
-        headers: data.headers,
-        body: data.body,
-        target: target.label,
-        upstreamMs: now() - started,
-      };
+      target.pool.dispatch(
+        {
+          method: this.req.method,
+          path: target.basePath + this.req.path,
+          headers: this.req.headers,
+          body: this.req.body,
+        },
+        this,
+      );
     }
+
+    abort(): void {
+      if (this.aborted || this.done) return;
+      this.aborted = true;
+      // Before undici wrote the request there is nothing to abort yet: onConnect does it.
+      this.abortDispatch?.(new Error('client went away'));
+    }
+
+    resume(): void {
+      this.resumeBody?.();
+    }
+
+    onConnect(abort: (reason?: Error) => void): void {
+      this.abortDispatch = abort;
+      if (this.aborted) abort(new Error('client went away'));
+    }
+
+    onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+      // Interim answers (RFC 9110 §15.2) are the upstream's business; the final one is relayed.
+      if (statusCode < 200) return true;
+      const target = this.target as Target;
+      if (statusCode >= 500) target.circuit.recordFailure(new UpstreamServerError(statusCode));
+      else target.circuit.recordSuccess();
+      this.responded = true;
+      this.resumeBody = resume;
+      this.sink.onResponse({
+        statusCode,
+        headers: readHeaders(rawHeaders),
+        target: target.label,
+        upstreamMs: now() - this.started,
+      });
+      return true;
+    }
+
+    onData(chunk: Buffer): boolean {
+      return this.sink.onData(chunk);
+    }
+
+    onComplete(): void {
+      (this.target as Target).inFlight -= 1;
+      this.done = true;
+      this.sink.onEnd();
+    }
+
+    onError(error: Error): void {
+      const target = this.target;
+      if (target === undefined) {
+        // Thrown before any target was picked (cannot happen) or by a closed pool.
+        this.finish(toUpstreamError(error, where));
+        return;
+      }
+      target.inFlight -= 1;
+      if (this.responded) {
+        // The body broke: the upstream's fault unless the client left.
+        if (!this.aborted && isBodyFailure(error)) target.circuit.recordFailure(error);
+        this.done = true;
+        this.sink.onError(error, true);
+        return;
+      }
+      if (this.aborted || isLocalFailure(error)) {
+        // The client left, or undici refused the request before sending it: no verdict on the upstream.
+        target.circuit.release(this.ticket);
+        this.finish(
+          new GatehouseError('ERR_GATEWAY_UPSTREAM_UNAVAILABLE', {
+            detail: `${where}: ${this.aborted ? 'request aborted' : 'request refused locally'}`,
+            cause: error,
+          }),
+        );
+        return;
+      }
+      target.circuit.recordFailure(error);
+      if (this.retryable && this.attempts < retries && isRetryableFailure(error)) {
+        this.attempts += 1;
+        (this.tried ??= []).push(target);
+        this.lastFailure = { error, where: `${where} target ${target.label}` };
+        logger?.debug(
+          { upstream: id, target: target.label, attempt: this.attempts },
+          'retrying upstream request',
+        );
+        this.start();
+        return;
+      }
+      this.finish(toUpstreamError(error, `${where} target ${target.label}`));
+    }
+
+    private finish(error: GatehouseError): void {
+      this.done = true;
+      this.sink.onError(error, false);
+    }
+  }
+
+  function forward(req: UpstreamRequest, sink: ResponseSink): UpstreamCall {
+    const exchange = new Exchange(req, sink);
+    exchange.start();
+    return exchange;
+  }
+
+  /** `forward()` behind a promise and a body stream, for callers that want them. */
+  function request(req: UpstreamRequest): Promise<UpstreamResponse> {
+    return new Promise((resolve, reject) => {
+      let body: Readable | undefined;
+      let ended = false;
+      const call = new Exchange(req, {
+        onResponse(head) {
+          // The target stays busy until the consumer is done with the body, not only until undici is.
+          const target = call.target as Target;
+          target.inFlight += 1;
+          body = new Readable({
+            read: () => {
+              call.resume();
+            },
+            destroy: (error, callback) => {
+              // Destroyed before the end (the consumer gave up): stop the exchange.
+              if (!ended) call.abort();
+              callback(error);
+            },
+          });
+          body.once('close', () => {
+            target.inFlight -= 1;
+          });
+          // Keeps an unconsumed body's error from crashing the process; a consumer still sees it.
+          body.on('error', ignore);
+          resolve({ ...head, body });
+        },
+        onData: (chunk) => (body as Readable).push(chunk),
+        onEnd() {
+          ended = true;
+          (body as Readable).push(null);
+        },
+        onError(error, afterResponse) {
+          ended = true;
+          if (afterResponse) (body as Readable).destroy(error);
+          else reject(error);
+        },
+      });
+      call.start();
+      const signal = req.signal;
+      if (signal === undefined) return;
+      if (signal.aborted) call.abort();
+      else
+        signal.addEventListener(
+          'abort',
+          () => {
+            call.abort();
+          },
+          { once: true },
+        );
+    });
   }
 
   return {
     id,
     request,
+    forward,
     health: () =>
       targets.map((target) => ({
         target: target.label,

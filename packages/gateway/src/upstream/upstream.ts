@@ -77,6 +77,43 @@ export interface UpstreamResponse {
   readonly upstreamMs: number;
 }
 
+/** Response header fields as received (lower-case names; a repeated field is an array). */
+export type UpstreamHeaders = Record<string, string | string[]>;
+
+/** The status line and headers of an upstream answer (1xx interim responses are not reported). */
+export interface UpstreamResponseHead {
+  readonly statusCode: number;
+  readonly headers: UpstreamHeaders;
+  /** The target that answered (origin and base path, never credentials). */
+  readonly target: string;
+  /** Time from `forward()` to the response headers, retries included. */
+  readonly upstreamMs: number;
+}
+
+/**
+ * Receives the answer of a `forward()` call as it arrives, with no stream or promise in between:
+ * the pipeline writes it straight into the client response.
+ */
+export interface ResponseSink {
+  onResponse(head: UpstreamResponseHead): void;
+  /** A body chunk; `false` holds the rest until the call's `resume()` (backpressure). */
+  onData(chunk: Buffer): boolean;
+  onEnd(): void;
+  /**
+   * The call failed. Before `onResponse` the error is a `GatehouseError` (`ERR_GATEWAY_UPSTREAM_TIMEOUT`,
+   * `ERR_GATEWAY_UPSTREAM_UNAVAILABLE`, `ERR_GATEWAY_CIRCUIT_OPEN`); after it, the cause of the broken body.
+   */
+  onError(error: Error, afterResponse: boolean): void;
+}
+
+/** A call in progress. */
+export interface UpstreamCall {
+  /** The client went away: stop the exchange (never counted against the upstream's circuit). */
+  abort(): void;
+  /** Continue the body after `onData` returned `false`. */
+  resume(): void;
+}
+
 export interface TargetHealth {
   readonly target: string;
   readonly healthy: boolean;
@@ -86,7 +123,10 @@ export interface TargetHealth {
 
 export interface Upstream {
   readonly id: string;
+  /** The request as a promise of the response with its body as a stream. */
   request(req: UpstreamRequest): Promise<UpstreamResponse>;
+  /** The request with its answer handed to `sink` (the proxy's hot path); `req.signal` is not used. */
+  forward(req: UpstreamRequest, sink: ResponseSink): UpstreamCall;
   health(): readonly TargetHealth[];
   /** Starts the periodic health checks (no-op without `healthCheck` or when already started). */
   start(): void;

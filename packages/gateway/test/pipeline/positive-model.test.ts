@@ -132,13 +132,21 @@ describe('content rules', () => {
 describe('rate limits', () => {
   it('answers 429 with Retry-After and RateLimit headers once the quota is spent', async () => {
     const statuses: number[] = [];
+    const remaining: (string | null)[] = [];
     let last: Response | undefined;
     for (let i = 0; i < 5; i++) {
       last = await fetch(`${gw.url}/limited/x`);
       statuses.push(last.status);
+      remaining.push(last.headers.get('ratelimit'));
       await last.arrayBuffer();
     }
     expect(statuses).toEqual([200, 200, 200, 429, 429]);
+    // The proxied answers carry the quota too, not only the refusals.
+    expect(remaining.slice(0, 3)).toEqual([
+      expect.stringMatching(/"per-ip";r=2;t=/),
+      expect.stringMatching(/"per-ip";r=1;t=/),
+      expect.stringMatching(/"per-ip";r=0;t=/),
+    ]);
     expect(Number(last?.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(last?.headers.get('ratelimit-policy')).toMatch(/"per-ip";q=3;w=60/);
     expect(last?.headers.get('ratelimit')).toMatch(/"per-ip";r=0;t=\d+/);

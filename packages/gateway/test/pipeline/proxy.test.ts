@@ -3,6 +3,8 @@ import { sendRaw } from '../support/raw-http.js';
 import { startGateway, type StartedGateway } from '../support/start-gateway.js';
 import { startRecordingUpstream, type RecordingUpstream } from '../support/recording-upstream.js';
 
+const LARGE_BODY_BYTES = 8 * 1024 * 1024;
+
 let upstream: RecordingUpstream;
 let gw: StartedGateway;
 
@@ -18,6 +20,12 @@ beforeAll(async () => {
       if (url.startsWith('/internal/relative')) {
         res.writeHead(201, { location: '/internal/accounts/8' });
         res.end();
+        return;
+      }
+      if (url.startsWith('/internal/accounts/large')) {
+        // Larger than every socket buffer on the way: the relay must wait for the client to drain.
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        res.end(Buffer.alloc(LARGE_BODY_BYTES, 'x'));
         return;
       }
       if (url.startsWith('/internal/crash')) {
@@ -161,6 +169,21 @@ describe('routing and rewriting', () => {
     expect(((await res.json()) as { body: string }).body).toBe('{"nickname":"savings"}');
   });
 
+  it('relays a body larger than the socket buffers whole, to a client that reads it slowly', async () => {
+    const res = await fetch(`${gw.url}/api/accounts/large`);
+    expect(res.status).toBe(200);
+    const reader = res.body?.getReader();
+    let received = 0;
+    for (;;) {
+      const chunk = await reader?.read();
+      if (chunk === undefined || chunk.done) break;
+      received += chunk.value.length;
+      // A slow reader: the gateway's writes fill up and it has to wait for 'drain'.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(received).toBe(LARGE_BODY_BYTES);
+  });
+
   it('answers HEAD without a body', async () => {
     const res = await fetch(`${gw.url}/api/accounts`, { method: 'HEAD' });
     expect(res.status).toBe(200);
@@ -236,6 +259,15 @@ describe('unreachable upstream', () => {
       expect([502, 503]).toContain(res.status);
       expect(res.headers.get('content-type')).toBe('application/problem+json');
       expect(await res.text()).not.toContain('ECONNREFUSED');
+      // A request whose body was read to the end gets its answer too.
+      const posted = await fetch(`${other.url}/x`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"a":1}',
+      });
+      expect([502, 503]).toContain(posted.status);
+      expect(posted.headers.get('content-type')).toBe('application/problem+json');
+      await posted.arrayBuffer();
     } finally {
       await other.close();
     }
