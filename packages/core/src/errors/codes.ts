@@ -253,6 +253,22 @@ export const ERROR_CODES = {
   ERR_GATEWAY_AUTH_UNAVAILABLE: unavailable('token could not be checked'),
   ERR_GATEWAY_SHUTTING_DOWN: unavailable('gateway is shutting down'),
 
+  // BFF — the Backend-for-Frontend (issue 5)
+  ERR_BFF_CSRF_REFUSED: { status: 403, message: 'state-changing request refused: origin or X-CSRF header' },
+  ERR_BFF_CORS_REFUSED: { status: 403, message: 'cross-origin request not allowed' },
+  ERR_BFF_SESSION_REQUIRED: { status: 401, message: 'no valid session' },
+  ERR_BFF_RETURN_TO_INVALID: { status: 400, message: 'returnTo must be a same-origin relative path' },
+  ERR_BFF_LOGIN_FAILED: { status: 400, message: 'sign-in could not be completed' },
+  ERR_BFF_LOGOUT_TOKEN_INVALID: { status: 400, message: 'logout token refused' },
+  ERR_BFF_ADMIN_UNAUTHORIZED: { status: 401, message: 'admin token missing or wrong' },
+  ERR_BFF_NOT_FOUND: { status: 404, message: 'not found' },
+  ERR_BFF_BAD_REQUEST: { status: 400, message: 'malformed request' },
+  ERR_BFF_SUB_REQUIRED: { status: 400, message: 'the sub query parameter is required' },
+  ERR_BFF_OP_UNAVAILABLE: unavailable('the OpenID Provider could not be reached'),
+  ERR_BFF_UPSTREAM_TIMEOUT: { status: 504, message: 'the gateway did not answer in time' },
+  ERR_BFF_UPSTREAM_UNAVAILABLE: { status: 502, message: 'the gateway could not be reached' },
+  ERR_BFF_INTERNAL: { status: 500, message: 'internal error' },
+
   // CONFIG
   ERR_CONFIG_INVALID: { status: 500, message: 'invalid configuration' },
 

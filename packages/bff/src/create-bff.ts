@@ -1,0 +1,228 @@
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import {
+  GatehouseError,
+  createLogger,
+  migrateToLatest,
+  openSqlDatabase,
+  type AuditSink,
+  type Logger,
+} from '@gatehouse/core';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { Agent } from 'undici';
+import type { BffConfig } from './config/bff-config-schema.js';
+import { createAudit, type BffContext } from './context.js';
+import { sendProblem } from './errors.js';
+import { buildCookieSettings } from './http/cookies.js';
+import { registerCors } from './http/cors.js';
+import { checkCsrf, createOriginPolicy, isUnsafeMethod } from './http/origin-policy.js';
+import { buildSecurityHeaders } from './http/security-headers.js';
+import { createOidcClient } from './oidc/oidc-client.js';
+import { registerRelay } from './relay/register-relay.js';
+import { registerAdminSessions } from './routes/admin-sessions.js';
+import { registerBackchannelLogout } from './routes/backchannel-logout.js';
+import { registerCallback } from './routes/callback.js';
+import { registerLogin } from './routes/login.js';
+import { registerLogout } from './routes/logout.js';
+import { registerSessionInfo } from './routes/session.js';
+import { BFF_MIGRATIONS, type BffDatabase } from './sessions/migrations.js';
+import { createSessionManager } from './sessions/session-manager.js';
+import type { SessionMatch, SessionStore, SessionSummary } from './sessions/session-store.js';
+import { createSqlSessionStore } from './sessions/sql-session-store.js';
+import { registerStatic } from './static/register-static.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** false: the route is not cookie-authenticated, so the CSRF check does not apply. */
+    csrf?: boolean;
+  }
+}
+
+export interface CreateBffOptions {
+  /** From `buildBffConfig`. */
+  readonly config: BffConfig;
+  readonly logger?: Logger;
+  readonly audit?: AuditSink;
+  /** Clock in epoch ms (tests move it by hand). */
+  readonly now?: () => number;
+  /** Another store (e.g. Redis); default SQL per `config.session`. */
+  readonly sessionStore?: SessionStore;
+  /** `NODE_ENV=production` at the entry point: plain-HTTP development settings refuse to start. */
+  readonly production?: boolean;
+}
+
+/** Session administration for the CLI and operators. */
+export interface BffSessionAdmin {
+  list(sub: string): Promise<readonly SessionSummary[]>;
+  /** Ends the matching sessions and revokes their refresh tokens at the OP; resolves how many. */
+  revoke(match: SessionMatch): Promise<number>;
+}
+
+export interface Bff {
+  readonly app: FastifyInstance;
+  readonly sessions: BffSessionAdmin;
+  /** Listens on `config.listen`; resolves the bound URL. */
+  listen(): Promise<string>;
+  close(): Promise<void>;
+}
+
+const SWEEP_INTERVAL_MS = 60_000;
+
+/**
+ * The Backend-for-Frontend (OAuth 2.0 for Browser-Based Applications §6.1): OIDC login as a
+ * confidential client, server-side sessions behind an HttpOnly cookie, CSRF and CORS checks,
+ * security headers, and the token relay to the gateway.
+ */
+export async function createBff(options: CreateBffOptions): Promise<Bff> {
+  const { config } = options;
+  const now = options.now ?? Date.now;
+  const logger = options.logger ?? createLogger({ component: 'bff' });
+  const secure = new URL(config.publicUrl).protocol === 'https:';
+  const insecureIssuer = new URL(config.oidc.issuer).protocol === 'http:';
+  if (options.production === true && (!secure || insecureIssuer)) {
+    throw new GatehouseError('ERR_CONFIG_INVALID', {
+      detail: 'plain-HTTP publicUrl or issuer is for loopback development only, not production',
+    });
+  }
+  if (!secure) {
+    logger.warn(
+      { publicUrl: config.publicUrl },
+      'BFF on plain HTTP (loopback development): session cookie without Secure and __Host-',
+    );
+  }
+
+  let store = options.sessionStore;
+  if (store === undefined) {
+    const sql = openSqlDatabase<BffDatabase>({
+      url: config.session.databaseUrl,
+      sqliteFile: config.session.sqliteFile,
+    });
+    try {
+      await migrateToLatest(sql.db as never, 'bff', BFF_MIGRATIONS);
+    } catch (err) {
+      await sql.close();
+      throw err;
+    }
+    let key =
+      config.session.encryptionKey === undefined
+        ? undefined
+        : Buffer.from(config.session.encryptionKey, 'base64url');
+    if (key === undefined) {
+      key = randomBytes(32);
+      if (config.session.sqliteFile !== ':memory:' || config.session.databaseUrl !== undefined) {
+        logger.warn(
+          'no session.encryptionKey: a random one is used, so sessions end when the process restarts',
+        );
+      }
+    }
+    store = createSqlSessionStore({ db: sql.db, encryptionKey: key, onClose: () => sql.close() });
+  }
+
+  const redirectUri = `${config.publicUrl}/auth/callback`;
+  const oidc = createOidcClient(config, redirectUri);
+  const audit = createAudit(options.audit, logger, now, config.oidc.clientId);
+  const sessions = createSessionManager({
+    store,
+    oidc,
+    now,
+    logger,
+    idleTimeoutSec: config.session.idleTimeoutSec,
+    absoluteTimeoutSec: config.session.absoluteTimeoutSec,
+    refreshBeforeExpirySec: config.session.refreshBeforeExpirySec,
+    onEnded: (session, reason) => {
+      audit(undefined, { action: 'bff.session_end', outcome: 'success', sub: session.sub, reason });
+    },
+  });
+  const ctx: BffContext = {
+    config,
+    cookies: buildCookieSettings(secure, config.session.sameSite),
+    origins: createOriginPolicy(config.publicUrl, config.allowedOrigins),
+    oidc,
+    sessions,
+    logger,
+    now,
+    redirectUri,
+    postLogoutRedirectUri: config.oidc.postLogoutRedirectUri ?? `${config.publicUrl}/`,
+    audit,
+  };
+
+  const app = Fastify({ logger: false, trustProxy: false, return503OnClosing: true });
+  const securityHeaders = buildSecurityHeaders({
+    secure,
+    formTargets: [new URL(config.oidc.issuer).origin],
+  });
+  app.addHook('onRequest', async (request, reply) => {
+    reply.headers(securityHeaders);
+    // CSRF (ASVS V50.1 / OWASP cheat sheet): every state change needs an allowed Origin AND X-CSRF.
+    if (isUnsafeMethod(request.method) && request.routeOptions.config.csrf !== false) {
+      const refusal = checkCsrf(ctx.origins, request.headers.origin, request.headers['x-csrf']);
+      if (refusal !== undefined) {
+        audit(request, { action: 'csrf.refuse', outcome: 'failure', reason: refusal });
+        return sendProblem(reply, 'ERR_BFF_CSRF_REFUSED');
+      }
+    }
+    return undefined;
+  });
+  registerCors(app, ctx);
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string', bodyLimit: 65_536 },
+    (_request, body, done) => {
+      done(null, new URLSearchParams(body as string));
+    },
+  );
+  app.setNotFoundHandler((_request, reply) => sendProblem(reply, 'ERR_BFF_NOT_FOUND'));
+  app.setErrorHandler((err: { statusCode?: number }, _request, reply) => {
+    const status = err.statusCode;
+    if (status !== undefined && status >= 400 && status < 500) {
+      return sendProblem(reply, 'ERR_BFF_BAD_REQUEST', status);
+    }
+    logger.error({ err }, 'request failed');
+    return sendProblem(reply, 'ERR_BFF_INTERNAL');
+  });
+
+  registerLogin(app, ctx, store);
+  registerCallback(app, ctx, store);
+  registerLogout(app, ctx);
+  registerSessionInfo(app, ctx);
+  const backchannel = registerBackchannelLogout(app, ctx);
+  if (config.admin !== undefined) registerAdminSessions(app, ctx, config.admin.token);
+  const dispatcher = new Agent({ connections: 128 });
+  registerRelay(app, ctx, dispatcher);
+  if (config.staticDir !== undefined) registerStatic(app, config.staticDir);
+
+  const sweeper = setInterval(() => {
+    sessions.sweep().catch((err: unknown) => {
+      logger.warn({ err }, 'session sweep failed');
+    });
+  }, SWEEP_INTERVAL_MS);
+  sweeper.unref();
+
+  let closed = false;
+  return {
+    app,
+    sessions: {
+      list: (sub) => sessions.list(sub),
+      async revoke(match) {
+        const ended = await sessions.endMatching(match);
+        await Promise.all(ended.map((session) => sessions.revokeAtOp(session)));
+        return ended.length;
+      },
+    },
+    async listen() {
+      await app.listen({ host: config.listen.host, port: config.listen.port });
+      const { port } = app.server.address() as AddressInfo;
+      const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
+      return `http://${host}:${port}`;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(sweeper);
+      await app.close();
+      backchannel.close();
+      await dispatcher.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,132 @@
+/**
+ * A scripted browser for the BFF tests: one cookie jar (browsers key cookies by host, not port, so
+ * the OP on 127.0.0.1:A and the BFF on 127.0.0.1:B share it, as in Chromium), no JavaScript,
+ * redirects never followed automatically (each hop is asserted or followed by hand).
+ */
+export interface StoredCookie {
+  readonly name: string;
+  readonly value: string;
+  /** Attribute names in lower case; flags map to true. */
+  readonly attributes: Readonly<Record<string, string | true>>;
+  /** The raw `Set-Cookie` line. */
+  readonly line: string;
+}
+
+export interface Page {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly text: string;
+  /** The `Location`, resolved against the request URL. */
+  readonly location: string | undefined;
+}
+
+export function parseSetCookie(line: string): StoredCookie {
+  const [pair = '', ...parts] = line.split(';');
+  const eq = pair.indexOf('=');
+  const attributes: Record<string, string | true> = {};
+  for (const part of parts) {
+    const i = part.indexOf('=');
+    if (i === -1) attributes[part.trim().toLowerCase()] = true;
+    else attributes[part.slice(0, i).trim().toLowerCase()] = part.slice(i + 1).trim();
+  }
+  return { name: pair.slice(0, eq).trim(), value: pair.slice(eq + 1).trim(), attributes, line };
+}
+
+export class Browser {
+  readonly #cookies = new Map<string, StoredCookie>();
+
+  cookie(name: string): StoredCookie | undefined {
+    return this.#cookies.get(name);
+  }
+
+  /** Plants a cookie as an attacker (or a sibling page) could. */
+  setCookie(name: string, value: string): void {
+    this.#cookies.set(name, { name, value, attributes: {}, line: `${name}=${value}` });
+  }
+
+  deleteCookie(name: string): void {
+    this.#cookies.delete(name);
+  }
+
+  cookieHeader(): string | undefined {
+    if (this.#cookies.size === 0) return undefined;
+    return [...this.#cookies.values()].map((c) => `${c.name}=${c.value}`).join('; ');
+  }
+
+  async request(
+    url: string,
+    init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+  ): Promise<Page> {
+    const headers: Record<string, string> = { ...init.headers };
+    const cookie = this.cookieHeader();
+    if (cookie !== undefined) headers['cookie'] = cookie;
+    const response = await fetch(url, {
+      method: init.method ?? 'GET',
+      headers,
+      ...(init.body === undefined ? {} : { body: init.body }),
+      redirect: 'manual',
+    });
+    for (const line of response.headers.getSetCookie()) {
+      const parsed = parseSetCookie(line);
+      if (parsed.attributes['max-age'] === '0' || parsed.value === '') this.#cookies.delete(parsed.name);
+      else this.#cookies.set(parsed.name, parsed);
+    }
+    const text = await response.text();
+    const location = response.headers.get('location');
+    return {
+      status: response.status,
+      headers: response.headers,
+      text,
+      location: location === null ? undefined : new URL(location, url).href,
+    };
+  }
+
+  get(url: string, headers: Record<string, string> = {}): Promise<Page> {
+    return this.request(url, { headers });
+  }
+
+  postForm(url: string, form: Record<string, string>, headers: Record<string, string> = {}): Promise<Page> {
+    return this.request(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+      body: new URLSearchParams(form).toString(),
+    });
+  }
+}
+
+const decode = (text: string): string =>
+  text
+    .replace(/&#(\d+);/g, (_m, code: string) => String.fromCharCode(Number(code)))
+    .replace(/&quot;/g, '"')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
+
+const attribute = (tag: string, name: string): string | undefined => {
+  const match = new RegExp(`\\s${name}="([^"]*)"`, 'i').exec(tag);
+  return match?.[1] === undefined ? undefined : decode(match[1]);
+};
+
+/** The first form of a page: its action, hidden inputs, input names and submit buttons. */
+export function parseForm(html: string): {
+  action: string;
+  hidden: Record<string, string>;
+  inputs: string[];
+  buttons: string[];
+} {
+  const form = /<form\b[^>]*>([\s\S]*?)<\/form>/i.exec(html);
+  if (form === null) throw new Error('no form on the page');
+  const open = /<form\b[^>]*>/i.exec(form[0])![0];
+  const hidden: Record<string, string> = {};
+  const inputs: string[] = [];
+  for (const [tag] of form[1]!.matchAll(/<input\b[^>]*>/gi)) {
+    const name = attribute(tag, 'name');
+    if (name === undefined) continue;
+    inputs.push(name);
+    if (attribute(tag, 'type') === 'hidden') hidden[name] = attribute(tag, 'value') ?? '';
+  }
+  const buttons = [...form[1]!.matchAll(/<button\b[^>]*>/gi)]
+    .map(([tag]) => `${attribute(tag, 'name') ?? ''}=${attribute(tag, 'value') ?? ''}`)
+    .filter((b) => !b.startsWith('='));
+  return { action: attribute(open, 'action') ?? '', hidden, inputs, buttons };
+}
