@@ -51,6 +51,8 @@ const upstreamSchema = z.strictObject({
     .min(1)
     .describe('Base URLs of the upstream instances (round-robin); no path beyond `/`'),
   tls: upstreamTlsSchema.optional().describe('TLS to the upstream (for https targets)'),
+  // Timeouts belong to the upstream, as Kong's belong to its Service: a route that needs other
+  // timeouts names its own upstream entry (the same targets with other settings).
   timeouts: z
     .strictObject({
       connectMs: positiveInt('TCP + TLS connect timeout', 2000),
@@ -167,7 +169,6 @@ const routeSchema = z
       .default([])
       .describe('Limits applied to this route (all must allow)'),
     allowCookies: z.boolean().default(false).describe('Forward the Cookie header to the upstream'),
-    timeoutMs: z.number().int().positive().optional().describe('Overall deadline of the proxied request'),
   })
   .refine((route) => route.auth === 'none' || route.audience !== undefined, {
     error: 'audience is required when auth is not none',
