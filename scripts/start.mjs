@@ -14,7 +14,8 @@ const components = [
   ['@gatehouse/gateway', 'packages/gateway', 'the single hardened entry point'],
   ['@gatehouse/bff', 'packages/bff', 'Backend-for-Frontend: sessions, HttpOnly cookies'],
   ['gatehouse (cli)', 'packages/cli', 'each component alone and the operations commands'],
-  ['examples', 'examples/demo', 'demo services and single-page app'],
+  ['demo services', 'examples/accounts', 'accounts and orders behind mTLS (examples/)'],
+  ['demo stack', 'examples/demo/gatehouse.yaml', '`gatehouse up` with the single-page app'],
 ];
 
 const lines = components.map(([name, path, what]) => `  ${has(path) ? '✔' : '·'} ${name.padEnd(24)} ${what}`);
@@ -27,9 +28,10 @@ process.stdout.write(
     ...lines,
     '',
     'What you can run today:',
-    '  npx gatehouse --help      the CLI: auth-server, clients, users, keys, config',
+    '  npx gatehouse --help      the CLI: auth-server, gateway, clients, users, keys, bans, config',
     '  npm test                  typecheck and every test suite (skips are listed with their reason)',
-    '  npm run bench             side-by-side benchmarks (guard vs jose, auth server vs oidc-provider)',
+    '  npm run bench             side-by-side benchmarks (guard vs jose, auth server vs oidc-provider,',
+    '                            gateway vs nginx and @fastify/http-proxy)',
     '  npm run lint              ESLint (type-aware) and Prettier',
     '',
     'Docs: README.md, docs/architecture.md, docs/security-model.md, docs/configuration.md, packages/*/README.md',
