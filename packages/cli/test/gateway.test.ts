@@ -266,3 +266,44 @@ describe('gatehouse gateway (in-process)', () => {
     expect(result.stderr).not.toContain('listening on');
   });
 });
+
+describe('gatehouse gateway: unsafe settings', () => {
+  let deployment: TestDeployment | undefined;
+  afterEach(async () => {
+    await deployment?.remove();
+    deployment = undefined;
+  });
+
+  it.each([
+    [
+      'gateway.auth.issuer',
+      { auth: { issuer: 'http://auth.example.com', clientId: 'gw', clientSecret: 's' } },
+      'high',
+    ],
+    ['gateway.upstreams.', undefined, 'warning'],
+  ])(
+    '%s over plain HTTP off the machine: warned, and refused in production when high',
+    async (field, extra, severity) => {
+      const routes = [{ id: 'open', match: { pathPrefix: '/' }, upstream: 'echo', auth: 'none' }];
+      const file = buildGatewayYaml({
+        upstream: extra === undefined ? 'http://10.1.2.3:7001' : 'http://127.0.0.1:7001',
+        routes,
+        ...(extra === undefined ? {} : { gateway: extra }),
+      });
+      deployment = await createTestDeployment(file);
+      // Already aborted: a gateway that does start stops at once.
+      const production = await deployment.run(['gateway', '--config', 'gatehouse.yaml'], {
+        env: { NODE_ENV: 'production' },
+        signal: AbortSignal.abort(),
+      });
+      if (severity === 'high') {
+        expect(production.code).toBe(1);
+        expect(production.stderr).toContain('refusing to start in production');
+        expect(production.stderr).toContain(field);
+      } else {
+        expect(production.code).toBe(0);
+        expect(production.stderr).toMatch(new RegExp(`WARNING: ${field.replace('.', '\\.')}`));
+      }
+    },
+  );
+});

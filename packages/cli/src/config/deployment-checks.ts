@@ -38,5 +38,44 @@ export function deploymentFindings(deployment: Deployment): Finding[] {
       message: `admin.listen.host ${config.admin.listen.host} is not loopback: keep the admin API on a private network`,
     });
   }
+  const gateway = config.gateway;
+  if (gateway !== undefined) findings.push(...gatewayFindings(gateway));
+  return findings;
+}
+
+function plainHttpElsewhere(value: string): URL | undefined {
+  const url = new URL(value);
+  return url.protocol === 'http:' && !isLoopbackHost(url.hostname) ? url : undefined;
+}
+
+/** The gateway's unsafe settings: credentials or tokens over plain HTTP off the machine. */
+function gatewayFindings(gateway: NonNullable<Deployment['config']['gateway']>): Finding[] {
+  const findings: Finding[] = [];
+  if (gateway.auth !== undefined) {
+    const issuer = plainHttpElsewhere(gateway.auth.issuer);
+    // The gateway sends its client secret and every opaque token to the issuer.
+    if (issuer !== undefined)
+      findings.push({
+        severity: 'high',
+        message: `gateway.auth.issuer ${issuer.origin} is plain HTTP on a non-loopback host; use https`,
+      });
+  }
+  for (const [id, upstream] of Object.entries(gateway.upstreams)) {
+    for (const target of upstream.targets) {
+      const url = plainHttpElsewhere(target);
+      // Internal JWTs travel to the upstream: off the machine they need TLS (and mTLS for zero trust).
+      if (url !== undefined)
+        findings.push({
+          severity: 'warning',
+          message: `gateway.upstreams.${id} target ${url.origin} is plain HTTP on a non-loopback host; use https with mTLS`,
+        });
+    }
+  }
+  if (!isLoopbackHost(gateway.admin.listen.host)) {
+    findings.push({
+      severity: 'warning',
+      message: `gateway.admin.listen.host ${gateway.admin.listen.host} is not loopback: keep the admin API on a private network`,
+    });
+  }
   return findings;
 }
