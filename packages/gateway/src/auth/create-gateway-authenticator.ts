@@ -236,8 +236,8 @@ export async function createGatewayAuthenticator(
     return entry;
   }
 
-  async function introspect(key: string, token: string): Promise<IntrospectionEntry | AuthFailure> {
-    const t = now();
+  /** A cached answer still fresh (or a remembered inactive one); undefined: ask the auth server. */
+  function introspectCached(key: string, t: number): IntrospectionEntry | AuthFailure | undefined {
     const entry = introspections.get(key);
     if (entry !== undefined) {
       if (entry.freshUntilMs > t) {
@@ -249,6 +249,10 @@ export async function createGatewayAuthenticator(
       counters.introspectionHits++;
       return INACTIVE();
     }
+    return undefined;
+  }
+
+  async function introspectRemote(key: string, token: string): Promise<IntrospectionEntry | AuthFailure> {
     counters.introspectionMisses++;
     try {
       return await single(introspecting, key, () => fetchIntrospection(key, token));
@@ -322,13 +326,14 @@ export async function createGatewayAuthenticator(
     };
   }
 
-  async function exchange(
+  /** Synchronous on a cache hit (the common case): a promise only when the auth server is asked. */
+  function exchange(
     key: string,
     token: string,
     subject: Subject,
     audience: string,
     tokenKind: 'jwt' | 'opaque',
-  ): Promise<Success | AuthFailure> {
+  ): Success | AuthFailure | Promise<Success | AuthFailure> {
     const exchangeKey = `${key} ${audience}`;
     const t = now();
     const entry = exchanges.get(exchangeKey);
@@ -345,6 +350,17 @@ export async function createGatewayAuthenticator(
         return refused;
       }
     }
+    return exchangeRemote(key, exchangeKey, token, subject, audience, tokenKind);
+  }
+
+  async function exchangeRemote(
+    key: string,
+    exchangeKey: string,
+    token: string,
+    subject: Subject,
+    audience: string,
+    tokenKind: 'jwt' | 'opaque',
+  ): Promise<Success | AuthFailure> {
     counters.exchangeMisses++;
     try {
       return await single(exchanging, exchangeKey, () =>
@@ -359,14 +375,28 @@ export async function createGatewayAuthenticator(
   }
 
   // ---- per token kind ---------------------------------------------------------------------------
+  // Each step answers synchronously when its cache can, so a request whose token is cached (the
+  // common case) is authenticated without a promise; every check runs either way, in the same order.
 
-  async function authenticateOpaque(
+  function authenticateOpaque(
     credentials: Credentials,
     request: AuthRequest,
     route: RouteAuth,
-  ): Promise<AuthOutcome> {
+  ): AuthOutcome | Promise<AuthOutcome> {
     const key = hashToken(credentials.token);
-    const subject = await introspect(key, credentials.token);
+    const subject = introspectCached(key, now()) ?? introspectRemote(key, credentials.token);
+    return subject instanceof Promise
+      ? subject.then((answer) => admitOpaque(answer, key, credentials, request, route))
+      : admitOpaque(subject, key, credentials, request, route);
+  }
+
+  function admitOpaque(
+    subject: IntrospectionEntry | AuthFailure,
+    key: string,
+    credentials: Credentials,
+    request: AuthRequest,
+    route: RouteAuth,
+  ): AuthOutcome | Promise<AuthOutcome> {
     if (isFailure(subject)) return subject;
     const { aud } = subject.token;
     // RFC 8707: a token restricted to other audiences is not good here (no aud: the exchange decides).
@@ -378,42 +408,69 @@ export async function createGatewayAuthenticator(
     }
     const { token } = subject;
     if (token.jkt !== undefined || token.x5t !== undefined || credentials.scheme === 'DPoP')
-      await confirmBinding(token, credentials, request, dpop);
+      return confirmBinding(token, credentials, request, dpop).then(() =>
+        exchange(key, credentials.token, subject, route.audience, 'opaque'),
+      );
     return exchange(key, credentials.token, subject, route.audience, 'opaque');
   }
 
-  async function authenticateJwt(
+  function authenticateJwt(
     credentials: Credentials,
     request: AuthRequest,
     route: RouteAuth,
-  ): Promise<AuthOutcome> {
-    const principal = await verifier.verify(credentials.token);
+  ): AuthOutcome | Promise<AuthOutcome> {
+    const cached = verifier.verifyFromCache?.(credentials.token);
+    if (cached !== undefined) return admitJwt(cached, credentials, request, route);
+    return verifier
+      .verify(credentials.token)
+      .then((principal) => admitJwt(principal, credentials, request, route));
+  }
+
+  function admitJwt(
+    principal: Principal,
+    credentials: Credentials,
+    request: AuthRequest,
+    route: RouteAuth,
+  ): AuthOutcome | Promise<AuthOutcome> {
     const jkt = principal.cnf?.jkt;
     const x5t = principal.cnf?.['x5t#S256'];
     const bound = jkt !== undefined || x5t !== undefined;
     // The common case (an unbound Bearer token) stays free of the binding machinery.
     if (bound || credentials.scheme === 'DPoP')
-      await confirmBinding({ jkt, x5t }, credentials, request, dpop);
-    if (!bound) {
-      let outcome = jwtOutcomes.get(principal);
-      if (outcome === undefined) {
-        outcome = Object.freeze({
-          ok: true,
-          principal: Object.freeze({
-            sub: principal.sub,
-            clientId: principal.clientId,
-            scopes: new Set(principal.scopes),
-            tokenKind: 'jwt',
-          }),
-          // Forwarded unchanged, with the scheme spelled canonically.
-          upstreamAuthorization: `Bearer ${credentials.token}`,
-        });
-        jwtOutcomes.set(principal, outcome);
-      }
-      return outcome;
+      return confirmBinding({ jkt, x5t }, credentials, request, dpop).then(() =>
+        bound ? exchangeBound(principal, credentials, route) : unboundOutcome(principal, credentials),
+      );
+    return unboundOutcome(principal, credentials);
+  }
+
+  function unboundOutcome(principal: Principal, credentials: Credentials): Success {
+    let outcome = jwtOutcomes.get(principal);
+    if (outcome === undefined) {
+      outcome = Object.freeze({
+        ok: true,
+        principal: Object.freeze({
+          sub: principal.sub,
+          clientId: principal.clientId,
+          scopes: new Set(principal.scopes),
+          tokenKind: 'jwt',
+        }),
+        // Forwarded unchanged, with the scheme spelled canonically.
+        upstreamAuthorization: `Bearer ${credentials.token}`,
+      });
+      jwtOutcomes.set(principal, outcome);
     }
-    // A sender-constrained token cannot travel on (the service holds no proof key): the service
-    // gets an unbound internal JWT for its audience instead, as for opaque tokens.
+    return outcome;
+  }
+
+  /**
+   * A sender-constrained token cannot travel on (the service holds no proof key): the service
+   * gets an unbound internal JWT for its audience instead, as for opaque tokens.
+   */
+  function exchangeBound(
+    principal: Principal,
+    credentials: Credentials,
+    route: RouteAuth,
+  ): AuthOutcome | Promise<AuthOutcome> {
     return exchange(
       hashToken(credentials.token),
       credentials.token,
@@ -429,7 +486,14 @@ export async function createGatewayAuthenticator(
     );
   }
 
-  async function authenticate(request: AuthRequest, route: RouteAuth): Promise<AuthOutcome> {
+  function failed(err: unknown): AuthFailure {
+    const failure = classifyFailure(err);
+    if (failure.reason === 'unavailable' && !isGatehouseError(err))
+      logger.error({ err }, 'gateway auth: unexpected failure');
+    return failure;
+  }
+
+  function authenticate(request: AuthRequest, route: RouteAuth): AuthOutcome | Promise<AuthOutcome> {
     if (route.mode === 'none') return NONE_OUTCOME;
     try {
       const credentials = extractCredentials(request.authorization);
@@ -444,14 +508,12 @@ export async function createGatewayAuthenticator(
           new GatehouseError('ERR_JWT_MALFORMED', { detail: 'opaque token on a JWT-only route' }),
           'invalid',
         );
-      return await (jwt
+      const outcome = jwt
         ? authenticateJwt(credentials, request, route)
-        : authenticateOpaque(credentials, request, route));
+        : authenticateOpaque(credentials, request, route);
+      return outcome instanceof Promise ? outcome.catch(failed) : outcome;
     } catch (err) {
-      const failure = classifyFailure(err);
-      if (failure.reason === 'unavailable' && !isGatehouseError(err))
-        logger.error({ err }, 'gateway auth: unexpected failure');
-      return failure;
+      return failed(err);
     }
   }
 

@@ -84,8 +84,13 @@ export interface GatewayAuthStats {
 }
 
 export interface GatewayAuthenticator {
-  /** Never throws: every refusal is an `{ ok: false }` outcome. */
-  authenticate(request: AuthRequest, route: RouteAuth): Promise<AuthOutcome>;
+  /**
+   * Never throws, never rejects: every refusal is an `{ ok: false }` outcome. Answers synchronously
+   * when its caches suffice (a verified JWT, or an introspected and exchanged opaque token, both
+   * still fresh; no DPoP proof to check), with a promise when it has to wait for keys, the auth
+   * server or the DPoP replay store. The checks are the same either way.
+   */
+  authenticate(request: AuthRequest, route: RouteAuth): AuthOutcome | Promise<AuthOutcome>;
   /** Subscribes to the auth server's revocation events. */
   start(): Promise<void>;
   close(): Promise<void>;

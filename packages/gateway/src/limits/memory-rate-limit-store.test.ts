@@ -45,6 +45,24 @@ describe('memory store bounds', () => {
     expect(store.hit(gcra, 'b', 0).remaining).toBe(1);
   });
 
+  it('keeps the recency order when one key is hit many times in a row', () => {
+    const big: RateLimitRule = { ...gcra, limit: 100 };
+    const store = createMemoryRateLimitStore({ maxKeys: 3 });
+    store.hit(big, 'a', 0);
+    store.hit(big, 'b', 0);
+    store.hit(big, 'b', 0);
+    store.hit(big, 'c', 0);
+    store.hit(big, 'a', 0);
+    store.hit(big, 'a', 0);
+    store.hit(big, 'b', 0);
+    // c is now the least recently used: the fourth key evicts it, and only it.
+    store.hit(big, 'd', 0);
+    expect(store.size).toBe(3);
+    expect(store.hit(big, 'a', 0).remaining).toBe(96);
+    expect(store.hit(big, 'b', 0).remaining).toBe(96);
+    expect(store.hit(big, 'c', 0).remaining).toBe(99);
+  });
+
   it('refuses a useless bound', () => {
     expect(() => createMemoryRateLimitStore({ maxKeys: 0 })).toThrow(RangeError);
   });

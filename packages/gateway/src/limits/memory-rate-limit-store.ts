@@ -127,6 +127,9 @@ export function createMemoryRateLimitStore(options: MemoryRateLimitStoreOptions 
   // Evicting by 1% at a time makes the full sweep below run once per maxKeys/100 new keys.
   const headroom = Math.max(1, Math.floor(maxKeys / 100));
   const entries = new Map<string, Entry>();
+  // The key inserted last is already at the back of the map: touching it again moves nothing, and
+  // skipping the delete + set keeps a hot key (one busy client) from churning the map's table.
+  let newest: string | undefined;
 
   const makeRoom = (nowMs: number): void => {
     for (const [key, entry] of entries) if (entry.expiresAt <= nowMs) entries.delete(key);
@@ -141,8 +144,11 @@ export function createMemoryRateLimitStore(options: MemoryRateLimitStoreOptions 
   const lookup = (key: string, nowMs: number): Entry | undefined => {
     const entry = entries.get(key);
     if (entry !== undefined) {
-      entries.delete(key);
-      entries.set(key, entry);
+      if (key !== newest) {
+        entries.delete(key);
+        entries.set(key, entry);
+        newest = key;
+      }
       return entry;
     }
     if (entries.size >= maxKeys) makeRoom(nowMs);
@@ -155,6 +161,7 @@ export function createMemoryRateLimitStore(options: MemoryRateLimitStoreOptions 
     const { decision, tat } = decideGcra(rule, stored, nowMs);
     if (tat === undefined) return decision;
     if (entry === undefined) {
+      newest = key;
       entries.set(key, {
         sliding: false,
         tat,
@@ -194,6 +201,7 @@ export function createMemoryRateLimitStore(options: MemoryRateLimitStoreOptions 
     if (!decision.allowed) return decision;
     const expiresAt = (index + 2) * window;
     if (entry === undefined) {
+      newest = key;
       entries.set(key, {
         sliding: true,
         tat: 0,
@@ -223,6 +231,7 @@ export function createMemoryRateLimitStore(options: MemoryRateLimitStoreOptions 
     },
     close() {
       entries.clear();
+      newest = undefined;
       return Promise.resolve();
     },
   };

@@ -29,6 +29,27 @@ function brokenStore(): RateLimitStore {
   };
 }
 
+/** A store answering with promises (like Redis) over the memory store's decisions. */
+function asyncStore(): RateLimitStore {
+  const memory = createMemoryRateLimitStore();
+  return {
+    kind: 'redis',
+    hit: (rule, key, nowMs) => Promise.resolve(memory.hit(rule, key, nowMs)),
+    close: () => memory.close(),
+  };
+}
+
+/** A store that throws instead of rejecting. */
+function throwingStore(): RateLimitStore {
+  return {
+    kind: 'redis',
+    hit: () => {
+      throw new Error('connection refused');
+    },
+    close: () => Promise.resolve(),
+  };
+}
+
 describe('createRateLimiter', () => {
   it('allows without headers when the route has no limits', async () => {
     const limiter = createRateLimiter({ store: createMemoryRateLimitStore(), onStoreFailure: 'open' });
@@ -177,5 +198,39 @@ describe('createRateLimiter', () => {
       await limiter.check([perIp], subject);
       expect(lines.map(([level]) => level)).toEqual(['warn', 'info']);
     });
+  });
+  it('answers synchronously over the memory store, and with a promise over an asynchronous store', async () => {
+    const sync = createRateLimiter({
+      store: createMemoryRateLimitStore(),
+      onStoreFailure: 'open',
+      now: () => T0,
+    });
+    const viaPromise = createRateLimiter({ store: asyncStore(), onStoreFailure: 'open', now: () => T0 });
+    for (let i = 0; i < 4; i++) {
+      const direct = sync.check([perClient, perIp], subject);
+      expect(direct).not.toBeInstanceOf(Promise);
+      const pending = viaPromise.check([perClient, perIp], subject);
+      expect(pending).toBeInstanceOf(Promise);
+      // The same decisions, headers and refusing rule either way.
+      expect(await pending).toEqual(direct);
+    }
+    expect(await viaPromise.check([perIp], subject)).toMatchObject({ allowed: false, rule: 'per-ip' });
+  });
+
+  it('a store that throws counts as failed like one that rejects, in every mode', async () => {
+    const closed = createRateLimiter({ store: throwingStore(), onStoreFailure: 'closed', now: () => T0 });
+    expect(closed.check([perIp], subject)).toEqual({
+      allowed: false,
+      headers: {},
+      retryAfterSec: undefined,
+      rule: 'per-ip',
+      storeFailed: true,
+    });
+    const open = createRateLimiter({ store: throwingStore(), onStoreFailure: 'open', now: () => T0 });
+    expect(open.check([perIp], subject)).toMatchObject({ allowed: true, headers: {}, storeFailed: true });
+    const local = createRateLimiter({ store: throwingStore(), onStoreFailure: 'local', now: () => T0 });
+    const decisions = [0, 1, 2, 3].map(() => local.check([perIp], subject));
+    expect(decisions.map((d) => ('allowed' in d ? d.allowed : undefined))).toEqual([true, true, true, false]);
+    await local.close();
   });
 });

@@ -37,8 +37,15 @@ export interface RateLimitResult {
 }
 
 export interface RateLimiter {
-  /** Counts the request under every rule, in order; all must allow. Stops at the first refusal. */
-  check(rules: readonly RateLimitRule[], subject: RateLimitSubject): Promise<RateLimitResult>;
+  /**
+   * Counts the request under every rule, in order; all must allow. Stops at the first refusal.
+   * Answers synchronously while the store does (the memory store always), so the hot path awaits
+   * nothing; with a promise once the store returns one (Redis). Never rejects.
+   */
+  check(
+    rules: readonly RateLimitRule[],
+    subject: RateLimitSubject,
+  ): RateLimitResult | Promise<RateLimitResult>;
   /** Releases the local fallback store (the main store belongs to the caller). */
   close(): Promise<void>;
 }
@@ -118,68 +125,139 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     }
   };
 
-  const check = async (
+  /** The state of one check across its rules. */
+  interface Progress {
+    storeFailed: boolean;
+    tightest: RateLimitDecision | undefined;
+    tightestRule: RateLimitRule | undefined;
+  }
+
+  const storeAnswered = (progress: Progress): void => {
+    if (failing && !progress.storeFailed) {
+      failing = false;
+      logger?.info({ store: store.kind }, 'rate-limit store answers again');
+    }
+  };
+
+  /**
+   * The store's failure under `rule`: a final result (closed), the local store's decision, or
+   * undefined (open, or no local store: the rule is skipped).
+   */
+  const onFailure = (
+    err: unknown,
+    rule: RateLimitRule,
+    key: string,
+    nowMs: number,
+    progress: Progress,
+  ): RateLimitResult | RateLimitDecision | undefined => {
+    progress.storeFailed = true;
+    reportFailure(err, rule);
+    if (onStoreFailure === 'closed') {
+      return {
+        allowed: false,
+        headers: NO_HEADERS,
+        retryAfterSec: undefined,
+        rule: rule.id,
+        storeFailed: true,
+      };
+    }
+    return local?.hit(rule, key, nowMs);
+  };
+
+  /** Folds one rule's decision in: a refusal is the final result, else undefined (go on). */
+  const apply = (
+    rule: RateLimitRule,
+    decision: RateLimitDecision,
+    progress: Progress,
+  ): RateLimitResult | undefined => {
+    if (!decision.allowed) {
+      return {
+        allowed: false,
+        headers: buildHeaders(rule, decision),
+        retryAfterSec: Math.max(1, seconds(decision.retryAfterMs)),
+        rule: rule.id,
+        storeFailed: progress.storeFailed,
+      };
+    }
+    const { tightest } = progress;
+    if (
+      tightest === undefined ||
+      decision.remaining < tightest.remaining ||
+      (decision.remaining === tightest.remaining && decision.resetMs > tightest.resetMs)
+    ) {
+      progress.tightest = decision;
+      progress.tightestRule = rule;
+    }
+    return undefined;
+  };
+
+  const allowed = (progress: Progress): RateLimitResult => ({
+    allowed: true,
+    headers:
+      progress.tightest === undefined || progress.tightestRule === undefined
+        ? NO_HEADERS
+        : buildHeaders(progress.tightestRule, progress.tightest),
+    retryAfterSec: undefined,
+    rule: undefined,
+    storeFailed: progress.storeFailed,
+  });
+
+  const isResult = (value: RateLimitResult | RateLimitDecision): value is RateLimitResult =>
+    'storeFailed' in value;
+
+  /** Rules from `from` on; synchronous until the store returns a promise. */
+  const run = (
     rules: readonly RateLimitRule[],
     subject: RateLimitSubject,
-  ): Promise<RateLimitResult> => {
-    if (rules.length === 0) return ALLOWED_WITHOUT_RULES;
-    const nowMs = now();
-    let storeFailed = false;
-    let tightest: RateLimitDecision | undefined;
-    let tightestRule: RateLimitRule | undefined;
-    for (const rule of rules) {
+    nowMs: number,
+    from: number,
+    progress: Progress,
+  ): RateLimitResult | Promise<RateLimitResult> => {
+    for (let i = from; i < rules.length; i++) {
+      const rule = rules[i] as RateLimitRule;
       const key = buildRateLimitKey(rule, subject);
-      let decision: RateLimitDecision;
+      let answer: RateLimitDecision | RateLimitResult | undefined;
       try {
         const pending = store.hit(rule, key, nowMs);
-        decision = pending instanceof Promise ? await pending : pending;
-        if (failing && !storeFailed) {
-          failing = false;
-          logger?.info({ store: store.kind }, 'rate-limit store answers again');
+        if (pending instanceof Promise) {
+          return pending.then(
+            (decision) => {
+              storeAnswered(progress);
+              return apply(rule, decision, progress) ?? run(rules, subject, nowMs, i + 1, progress);
+            },
+            (err: unknown) => {
+              const failed = onFailure(err, rule, key, nowMs, progress);
+              if (failed !== undefined && isResult(failed)) return failed;
+              return (
+                (failed === undefined ? undefined : apply(rule, failed, progress)) ??
+                run(rules, subject, nowMs, i + 1, progress)
+              );
+            },
+          );
         }
+        storeAnswered(progress);
+        answer = pending;
       } catch (err) {
-        storeFailed = true;
-        reportFailure(err, rule);
-        if (onStoreFailure === 'closed') {
-          return {
-            allowed: false,
-            headers: NO_HEADERS,
-            retryAfterSec: undefined,
-            rule: rule.id,
-            storeFailed,
-          };
-        }
-        if (local === undefined) continue;
-        decision = local.hit(rule, key, nowMs);
+        answer = onFailure(err, rule, key, nowMs, progress);
+        if (answer !== undefined && isResult(answer)) return answer;
       }
-      if (!decision.allowed) {
-        return {
-          allowed: false,
-          headers: buildHeaders(rule, decision),
-          retryAfterSec: Math.max(1, seconds(decision.retryAfterMs)),
-          rule: rule.id,
-          storeFailed,
-        };
-      }
-      if (
-        tightest === undefined ||
-        decision.remaining < tightest.remaining ||
-        (decision.remaining === tightest.remaining && decision.resetMs > tightest.resetMs)
-      ) {
-        tightest = decision;
-        tightestRule = rule;
-      }
+      if (answer === undefined) continue;
+      const refused = apply(rule, answer, progress);
+      if (refused !== undefined) return refused;
     }
-    return {
-      allowed: true,
-      headers:
-        tightest === undefined || tightestRule === undefined
-          ? NO_HEADERS
-          : buildHeaders(tightestRule, tightest),
-      retryAfterSec: undefined,
-      rule: undefined,
-      storeFailed,
-    };
+    return allowed(progress);
+  };
+
+  const check = (
+    rules: readonly RateLimitRule[],
+    subject: RateLimitSubject,
+  ): RateLimitResult | Promise<RateLimitResult> => {
+    if (rules.length === 0) return ALLOWED_WITHOUT_RULES;
+    return run(rules, subject, now(), 0, {
+      storeFailed: false,
+      tightest: undefined,
+      tightestRule: undefined,
+    });
   };
 
   return {

@@ -11,7 +11,7 @@ import { buildUpstreamHeaders } from '../http/request-headers.js';
 import type { OperationMatch } from '../openapi/index.js';
 import { continueTraceparent } from '../http/trace-context.js';
 import type { BanList } from '../limits/ban-list.js';
-import type { RateLimiter } from '../limits/rate-limiter.js';
+import type { RateLimiter, RateLimitResult } from '../limits/rate-limiter.js';
 import { normalizeIp } from '../net/ip-set.js';
 import type { GatewayMetrics } from '../observability/gateway-metrics.js';
 import { rewritePath } from '../routing/route-table.js';
@@ -228,7 +228,16 @@ export function createRequestHandler(
       }
     }
 
-    void proceed(route, path, query, method, operation).catch((err: unknown) => {
+    // From here on a stage may have to wait (keys, the auth server, a shared rate-limit store, the
+    // body); when its caches answer, it goes on synchronously, without a promise per stage.
+    let auth: AuthOutcome | undefined;
+    try {
+      void authenticate()?.catch(failUnexpected);
+    } catch (err) {
+      failUnexpected(err);
+    }
+
+    function failUnexpected(err: unknown): void {
       // The client went away: nothing to answer (the access log records 499).
       // (Not req.destroyed: a request whose body was read to the end is destroyed too.)
       if (res.destroyed) return;
@@ -244,99 +253,107 @@ export function createRequestHandler(
       }
       deps.logger.error({ err, requestId, route: route.id }, 'unexpected error in the request pipeline');
       fail('ERR_INTERNAL');
-    });
+    }
 
-    async function proceed(
-      route: RouteRuntime,
-      path: string,
-      query: string,
-      method: string,
-      operation: OperationMatch | undefined,
-    ): Promise<void> {
-      // 6. Authentication and coarse scopes.
+    // 6. Authentication and coarse scopes.
+    function authenticate(): Promise<void> | undefined {
       const mode = route.config.auth;
-      let auth: AuthOutcome | undefined;
-      if (mode !== 'none') {
-        const authenticator = deps.authenticator() as GatewayAuthenticator;
-        const dpop = req.headersDistinct['dpop'];
-        if (dpop !== undefined && dpop.length > 1) {
-          fail('ERR_DPOP_MULTIPLE_PROOFS');
-          return;
-        }
-        const socket = req.socket as Partial<TLSSocket>;
-        const certificate =
-          typeof socket.getPeerX509Certificate === 'function' ? socket.getPeerX509Certificate() : undefined;
-        const authorization = req.headersDistinct['authorization'];
-        if (authorization !== undefined && authorization.length > 1) {
-          fail('ERR_OAUTH_INVALID_REQUEST');
-          return;
-        }
-        auth = await authenticator.authenticate(
-          {
-            authorization: authorization?.[0],
-            dpop: dpop?.[0],
-            method,
-            htu: `${deps.publicOrigin()}${path}`,
-            ...(certificate === undefined ? {} : { peerCertificate: certificate }),
-          },
-          { mode, audience: route.config.audience as string },
-        );
-        if (!auth.ok) {
-          deps.metrics.authFailure(auth.reason);
-          if (auth.error.status === 401 && deps.recordAuthFailure !== undefined) {
-            void deps.recordAuthFailure({ ip: clientIp, clientId: undefined }).catch((err: unknown) => {
-              deps.logger.warn({ err }, 'brute-force detector failed');
-            });
-          }
-          fail(auth.error, { schemes: ['Bearer', 'DPoP'] });
-          return;
-        }
-        outcome.clientId = auth.principal.clientId;
-        outcome.sub = auth.principal.sub;
-        const required = route.scopesFor(method);
-        const declared =
-          operation === undefined ? NONE : route.operationScopes(method, operation.pathTemplate);
-        if (!checkScopes(auth.principal.scopes, required) || !checkScopes(auth.principal.scopes, declared)) {
-          fail('ERR_INSUFFICIENT_SCOPE', { scope: [...new Set([...required, ...declared])] });
-          return;
-        }
+      if (mode === 'none') return limitRate();
+      const authenticator = deps.authenticator() as GatewayAuthenticator;
+      const dpop = req.headersDistinct['dpop'];
+      if (dpop !== undefined && dpop.length > 1) {
+        fail('ERR_DPOP_MULTIPLE_PROOFS');
+        return;
       }
-
-      // 7. Rate limits.
-      if (route.rateLimits.length > 0) {
-        const decision = await deps.limiter.check(route.rateLimits, {
-          ip: clientIp,
-          clientId: outcome.clientId,
-          sub: outcome.sub,
-          route: route.id,
-        });
-        rateLimitHeaders = decision.headers;
-        if (!decision.allowed) {
-          // onStoreFailure closed: the store could not decide, so the answer is 503, not 429.
-          if (decision.storeFailed && decision.retryAfterSec === undefined) {
-            fail('ERR_STORE_UNAVAILABLE');
-            return;
-          }
-          deps.metrics.rateLimited(route.id);
-          fail(
-            'ERR_GATEWAY_RATE_LIMITED',
-            decision.retryAfterSec === undefined
-              ? undefined
-              : { headers: { 'retry-after': String(decision.retryAfterSec) } },
-          );
-          return;
-        }
+      const socket = req.socket as Partial<TLSSocket>;
+      const certificate =
+        typeof socket.getPeerX509Certificate === 'function' ? socket.getPeerX509Certificate() : undefined;
+      const authorization = req.headersDistinct['authorization'];
+      if (authorization !== undefined && authorization.length > 1) {
+        fail('ERR_OAUTH_INVALID_REQUEST');
+        return;
       }
+      const answer = authenticator.authenticate(
+        {
+          authorization: authorization?.[0],
+          dpop: dpop?.[0],
+          method,
+          htu: `${deps.publicOrigin()}${path}`,
+          ...(certificate === undefined ? {} : { peerCertificate: certificate }),
+        },
+        { mode, audience: route.config.audience as string },
+      );
+      return answer instanceof Promise ? answer.then(admit) : admit(answer);
+    }
 
-      // 8. Body: read under the route's limit; JSON within depth and width limits, then validated.
-      let body: Buffer | null = null;
-      if (hasBody(req)) {
-        const received = await readBody(req, route.config.maxBodyBytes);
-        body = received;
+    function admit(result: AuthOutcome): Promise<void> | undefined {
+      auth = result;
+      if (!result.ok) {
+        deps.metrics.authFailure(result.reason);
+        if (result.error.status === 401 && deps.recordAuthFailure !== undefined) {
+          void deps.recordAuthFailure({ ip: clientIp, clientId: undefined }).catch((err: unknown) => {
+            deps.logger.warn({ err }, 'brute-force detector failed');
+          });
+        }
+        fail(result.error, { schemes: ['Bearer', 'DPoP'] });
+        return;
+      }
+      const { principal } = result;
+      outcome.clientId = principal.clientId;
+      outcome.sub = principal.sub;
+      const required = route.scopesFor(method);
+      const declared = operation === undefined ? NONE : route.operationScopes(method, operation.pathTemplate);
+      if (!checkScopes(principal.scopes, required) || !checkScopes(principal.scopes, declared)) {
+        fail('ERR_INSUFFICIENT_SCOPE', { scope: [...new Set([...required, ...declared])] });
+        return;
+      }
+      return limitRate();
+    }
+
+    // 7. Rate limits.
+    function limitRate(): Promise<void> | undefined {
+      if (route.rateLimits.length === 0) return readRequestBody();
+      const decision = deps.limiter.check(route.rateLimits, {
+        ip: clientIp,
+        clientId: outcome.clientId,
+        sub: outcome.sub,
+        route: route.id,
+      });
+      return decision instanceof Promise ? decision.then(applyRateLimit) : applyRateLimit(decision);
+    }
+
+    function applyRateLimit(decision: RateLimitResult): Promise<void> | undefined {
+      rateLimitHeaders = decision.headers;
+      if (decision.allowed) return readRequestBody();
+      // onStoreFailure closed: the store could not decide, so the answer is 503, not 429.
+      if (decision.storeFailed && decision.retryAfterSec === undefined) {
+        fail('ERR_STORE_UNAVAILABLE');
+        return;
+      }
+      deps.metrics.rateLimited(route.id);
+      fail(
+        'ERR_GATEWAY_RATE_LIMITED',
+        decision.retryAfterSec === undefined
+          ? undefined
+          : { headers: { 'retry-after': String(decision.retryAfterSec) } },
+      );
+    }
+
+    // 8. Body: read under the route's limit; JSON within depth and width limits, then validated.
+    function readRequestBody(): Promise<void> | undefined {
+      if (hasBody(req)) return readBody(req, route.config.maxBodyBytes).then(forward);
+      if (operation?.body?.required === true) {
+        refuseInvalid([{ pointer: '/body', message: 'a request body is required' }]);
+        return undefined;
+      }
+      forward(null);
+    }
+
+    function forward(body: Buffer | null): undefined {
+      if (body !== null) {
         const type = mediaType(req.headers['content-type']);
-        const needsJson = JSON_TYPE.test(type);
-        if (needsJson) {
-          const parsed = parseJsonWithLimits(received.toString('utf8'), {
+        if (JSON_TYPE.test(type)) {
+          const parsed = parseJsonWithLimits(body.toString('utf8'), {
             maxDepth: runtime.config.limits.maxJsonDepth,
             maxMembers: runtime.config.limits.maxJsonMembers,
           });
@@ -344,9 +361,7 @@ export function createRequestHandler(
             fail(
               new GatehouseError(
                 parsed.reason === 'syntax' ? 'ERR_GATEWAY_VALIDATION_FAILED' : 'ERR_GATEWAY_JSON_LIMIT',
-                {
-                  detail: parsed.reason,
-                },
+                { detail: parsed.reason },
               ),
             );
             return;
@@ -355,7 +370,7 @@ export function createRequestHandler(
             const problems = operation.body.validate(parsed.value);
             if (problems.length > 0) {
               refuseInvalid(problems);
-              return;
+              return undefined;
             }
           }
         } else if (
@@ -365,9 +380,6 @@ export function createRequestHandler(
           fail('ERR_GATEWAY_UNSUPPORTED_MEDIA_TYPE');
           return;
         }
-      } else if (operation?.body?.required === true) {
-        refuseInvalid([{ pointer: '/body', message: 'a request body is required' }]);
-        return;
       }
 
       // 9. Rewrite, and check again that what goes upstream is one canonical path.
@@ -394,7 +406,7 @@ export function createRequestHandler(
 
       // The client left while the request was authenticated or read: nothing goes upstream. (Not
       // req.destroyed: a request whose body was read to the end is destroyed too.)
-      if (res.destroyed) return;
+      if (res.destroyed) return undefined;
       const relay = new ResponseRelay({
         res,
         route,
@@ -420,6 +432,7 @@ export function createRequestHandler(
         relay,
       );
       relay.call = call;
+      return undefined;
     }
 
     function failUpstream(failure: unknown): void {

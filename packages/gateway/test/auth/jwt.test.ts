@@ -60,6 +60,49 @@ describe('gateway auth: JWT access tokens verified locally with guard (real auth
     expect(gw.auth.stats().verifyCacheHits).toBe(hits + 1);
   });
 
+  it('answers a cached JWT synchronously, and still refuses what the cache cannot vouch for', async () => {
+    const token = await as.tokenFor(jwtClient);
+    const first = gw.auth.authenticate(bearer(token), ROUTE.jwt);
+    // Not verified yet: the key set and the signature take a promise.
+    expect(first).toBeInstanceOf(Promise);
+    const verified = await first;
+    // Verified before: the same outcome, without a promise (the hot path of the pipeline).
+    const hit = gw.auth.authenticate(bearer(token), ROUTE.jwt);
+    expect(hit).not.toBeInstanceOf(Promise);
+    expect(hit).toBe(verified);
+
+    // The same token on a route that takes opaque tokens only, a tampered copy, another scheme:
+    // refused exactly as before, whether synchronously or not.
+    const [header, payload, signature] = token.split('.') as [string, string, string];
+    const flipped = signature.startsWith('A') ? `B${signature.slice(1)}` : `A${signature.slice(1)}`;
+    const refusals: [string, ReturnType<typeof gw.auth.authenticate>, string][] = [
+      ['opaque-only route', gw.auth.authenticate(bearer(token), ROUTE.opaque), 'ERR_JWT_TYP_INVALID'],
+      [
+        'tampered signature',
+        gw.auth.authenticate(bearer(`${header}.${payload}.${flipped}`), ROUTE.jwt),
+        'ERR_JWT_SIGNATURE_INVALID',
+      ],
+      [
+        'DPoP scheme, unbound token',
+        gw.auth.authenticate({ ...bearer(token), authorization: `DPoP ${token}` }, ROUTE.jwt),
+        'ERR_DPOP_TOKEN_NOT_BOUND',
+      ],
+      [
+        'no credentials',
+        gw.auth.authenticate({ ...bearer(token), authorization: undefined }, ROUTE.jwt),
+        'ERR_OAUTH_TOKEN_MISSING',
+      ],
+    ];
+    for (const [label, pending, code] of refusals) {
+      const outcome = await pending;
+      expect({ label, ok: outcome.ok, code: outcome.ok ? undefined : outcome.error.code }).toEqual({
+        label,
+        ok: false,
+        code,
+      });
+    }
+  });
+
   it('route mode any: a JWT is verified, an opaque token is introspected and exchanged', async () => {
     const jwt = await as.tokenFor(jwtClient);
     const opaque = await as.tokenFor(opaqueClient);

@@ -82,7 +82,9 @@ describe('gateway auth: opaque token → introspection → phantom JWT (real aut
     const first = await gw.auth.authenticate(bearer(token), ROUTE.opaque);
     const before = { introspect: countAudit(as, 'token.introspect'), issue: countAudit(as, 'token.issue') };
     const stats = gw.auth.stats();
-    const second = await gw.auth.authenticate(bearer(token), ROUTE.opaque);
+    const second = gw.auth.authenticate(bearer(token), ROUTE.opaque);
+    // Both answers cached: the outcome comes without a promise (the pipeline's hot path).
+    expect(second).not.toBeInstanceOf(Promise);
     expect(second).toEqual(first);
     expect(countAudit(as, 'token.introspect')).toBe(before.introspect);
     expect(countAudit(as, 'token.issue')).toBe(before.issue);
@@ -111,7 +113,7 @@ describe('gateway auth: opaque token → introspection → phantom JWT (real aut
     const introspections = countAudit(as, 'token.introspect');
     const exchanges = countAudit(as, 'token.issue', TOKEN_EXCHANGE);
     const outcomes = await Promise.all(
-      Array.from({ length: 20 }, () => gw.auth.authenticate(bearer(token), ROUTE.opaque)),
+      Array.from({ length: 20 }, () => Promise.resolve(gw.auth.authenticate(bearer(token), ROUTE.opaque))),
     );
     expect(outcomes.every((o) => o.ok)).toBe(true);
     expect(new Set(outcomes.map((o) => (o.ok ? o.upstreamAuthorization : undefined))).size).toBe(1);
@@ -124,7 +126,9 @@ describe('gateway auth: opaque token → introspection → phantom JWT (real aut
     const first = await gw.auth.authenticate(bearer(unknown), ROUTE.opaque);
     expect(first).toMatchObject({ ok: false, reason: 'inactive', error: { status: 401 } });
     const introspections = countAudit(as, 'token.introspect');
-    const again = await gw.auth.authenticate(bearer(unknown), ROUTE.any);
+    const again = gw.auth.authenticate(bearer(unknown), ROUTE.any);
+    // A remembered refusal is answered synchronously too.
+    expect(again).not.toBeInstanceOf(Promise);
     expect(again).toMatchObject({ ok: false, reason: 'inactive' });
     expect(countAudit(as, 'token.introspect')).toBe(introspections);
     as.clock.advance(5);

@@ -72,6 +72,13 @@ export interface VerifierOptions {
 export interface Verifier {
   /** Validates an access token; throws `GuardError` with a stable code. */
   verify(token: string): Promise<Principal>;
+  /**
+   * The principal of a token verified before, when the cache alone can vouch for it now (unexpired,
+   * key still published, key set current, not revoked, no revocation source to ask); undefined
+   * otherwise, and the caller calls `verify`. Never throws and never refuses: a token it cannot
+   * vouch for synchronously is left to `verify`, which decides. Lets a hot path skip a promise.
+   */
+  verifyFromCache?(token: string): Principal | undefined;
   /** Rejects, from now on, every token the target covers (and drops their cached results). */
   revoke(target: RevocationTarget): void;
   /** Loads the key set now (resolves when keys are usable). */
@@ -246,7 +253,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return principal;
   }
 
-  async function verifyCached(cacheKey: string, entry: CacheEntry): Promise<Principal> {
+  async function verifyCachedEntry(cacheKey: string, entry: CacheEntry): Promise<Principal> {
     await checkRevocation(entry.principal);
     return entry.principal;
   }
@@ -281,7 +288,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
           return Promise.resolve(entry.principal);
         }
         return counted(
-          verifyCached(cacheKey, entry).catch((err: unknown) => {
+          verifyCachedEntry(cacheKey, entry).catch((err: unknown) => {
             cache.delete(cacheKey);
             throw err;
           }),
@@ -293,6 +300,24 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return counted(verifyUncached(token, cacheKey));
   }
 
+  function verifyFromCache(token: string): Principal | undefined {
+    // Exactly the conditions under which `verify` answers a hit without awaiting anything.
+    if (cache === undefined || source?.isRevoked !== undefined) return undefined;
+    if (typeof token !== 'string' || token.length === 0 || token.length > maxTokenBytes) return undefined;
+    const entry = cache.get(hash('sha256', token, 'base64'));
+    if (
+      entry === undefined ||
+      entry.expiresAtMs <= now() ||
+      !entry.key.active ||
+      keys.isCurrent?.() === false ||
+      revoked.covers(entry.principal)
+    )
+      return undefined;
+    stats.cacheHits++;
+    stats.verified++;
+    return entry.principal;
+  }
+
   if (options.jwksUri !== undefined && options.prewarm !== false) {
     // Errors are reported through onEvent and retried by the first verification.
     keys.prewarm().catch(() => undefined);
@@ -300,6 +325,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
 
   return {
     verify,
+    verifyFromCache,
     revoke: (target) => revoked.add(target),
     prewarm: () => keys.prewarm(),
     stats: () => ({ ...stats, cacheEntries: cache?.size ?? 0 }),
