@@ -9,7 +9,13 @@ export {
 export { GatehouseError, isGatehouseError, type GatehouseErrorOptions } from './errors/gatehouse-error.js';
 export { toErrorResponse, type AuthScheme, type ErrorResponseOptions } from './errors/to-error-response.js';
 export { buildWwwAuthenticate, type ChallengeOptions } from './http/www-authenticate.js';
-export { adminTokenMatches, bearerTokenOf, MIN_ADMIN_TOKEN_LENGTH } from './http/admin-token.js';
+export {
+  adminTokenMatches,
+  bearerTokenOf,
+  checkAdminCredential,
+  MIN_ADMIN_TOKEN_LENGTH,
+  type AdminCredentialCheck,
+} from './http/admin-token.js';
 export {
   buildProblem,
   buildProblemResponse,

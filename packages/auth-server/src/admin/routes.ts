@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { audit } from '../audit.js';
 import type { AuthServerDeps } from '../context.js';
 import { AdminRequestError, type AdminActor, type AdminOperations } from './admin-operations.js';
-import { adminTokenMatches, bearerTokenOf } from '@gatehouse/core';
+import { checkAdminCredential } from '@gatehouse/core';
 
 export interface AdminServices {
   readonly deps: Pick<AuthServerDeps, 'audit' | 'now' | 'logger'>;
@@ -14,8 +14,6 @@ export interface AdminServices {
    */
   readonly adminToken: string | undefined;
 }
-
-const REALM = 'gatehouse-admin';
 
 function send(reply: FastifyReply, response: HttpErrorResponse): FastifyReply {
   return reply
@@ -43,31 +41,19 @@ export function registerAdminRoutes(app: FastifyInstance, services: AdminService
   void app.register(
     (scope, _options, done) => {
       scope.addHook('onRequest', async (request, reply) => {
-        if (adminToken === undefined) {
-          return send(
-            reply,
-            buildProblemResponse({
-              status: 503,
-              detail: 'the admin API is disabled: no admin token is configured (admin.token)',
-            }),
-          );
+        const check = checkAdminCredential(request.headers.authorization, adminToken);
+        if (check.ok) return undefined;
+        if (check.reason !== undefined) {
+          audit(deps, {
+            action: 'admin.auth_failed',
+            outcome: 'failure',
+            sourceIp: request.socket.remoteAddress,
+            requestId: request.id,
+            target: { type: 'admin_api' },
+            reason: check.reason,
+          });
         }
-        const presented = bearerTokenOf(request.headers.authorization);
-        if (presented !== undefined && adminTokenMatches(presented, adminToken)) return undefined;
-        // RFC 6750 §3.1: no error code when no credentials were sent at all.
-        const challenge =
-          presented === undefined && request.headers.authorization === undefined
-            ? `Bearer realm="${REALM}"`
-            : `Bearer realm="${REALM}", error="invalid_token"`;
-        audit(deps, {
-          action: 'admin.auth_failed',
-          outcome: 'failure',
-          sourceIp: request.socket.remoteAddress,
-          requestId: request.id,
-          target: { type: 'admin_api' },
-          reason: request.headers.authorization === undefined ? 'missing_token' : 'invalid_token',
-        });
-        return send(reply, buildProblemResponse({ status: 401 }, { 'www-authenticate': challenge }));
+        return send(reply, check.response);
       });
 
       scope.setErrorHandler((err: unknown, request, reply) => {

@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { buildProblemResponse, type HttpErrorResponse } from './problem.js';
 
 /** The smallest admin credential accepted: 256 bits as base64url is 43 characters. */
 export const MIN_ADMIN_TOKEN_LENGTH = 32;
@@ -21,4 +22,47 @@ export function bearerTokenOf(authorization: string | undefined): string | undef
   if (authorization === undefined) return undefined;
   const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(authorization);
   return match?.[1];
+}
+
+const ADMIN_REALM = 'gatehouse-admin';
+
+/** What an admin listener answers a request's credential with: nothing (allowed) or a refusal. */
+export type AdminCredentialCheck =
+  | { readonly ok: true }
+  | {
+      readonly ok: false;
+      readonly response: HttpErrorResponse;
+      /** Audit `reason`; absent when the admin API is disabled (nothing was attempted). */
+      readonly reason?: 'missing_token' | 'invalid_token';
+    };
+
+/**
+ * The one admin credential check of every admin listener: without a configured token the admin API
+ * is disabled (503, never a default credential); otherwise the bearer token must match in constant
+ * time, or the answer is 401 with an RFC 6750 §3 challenge (no error code when nothing was sent).
+ */
+export function checkAdminCredential(
+  authorization: string | undefined,
+  configured: string | undefined,
+): AdminCredentialCheck {
+  if (configured === undefined) {
+    return {
+      ok: false,
+      response: buildProblemResponse({
+        status: 503,
+        detail: 'the admin API is disabled: no admin token is configured (admin.token)',
+      }),
+    };
+  }
+  const presented = bearerTokenOf(authorization);
+  if (presented !== undefined && adminTokenMatches(presented, configured)) return { ok: true };
+  const missing = authorization === undefined;
+  const challenge = missing
+    ? `Bearer realm="${ADMIN_REALM}"`
+    : `Bearer realm="${ADMIN_REALM}", error="invalid_token"`;
+  return {
+    ok: false,
+    response: buildProblemResponse({ status: 401 }, { 'www-authenticate': challenge }),
+    reason: missing ? 'missing_token' : 'invalid_token',
+  };
 }

@@ -1,6 +1,5 @@
 import {
-  adminTokenMatches,
-  bearerTokenOf,
+  checkAdminCredential,
   buildProblemResponse,
   emitAuditEvent,
   GatehouseError,
@@ -23,8 +22,6 @@ export interface GatewayAdminOptions {
   readonly audit?: AuditSink | undefined;
   readonly now?: () => number;
 }
-
-const REALM = 'gatehouse-admin';
 
 const banInput = z.strictObject({
   subject: z
@@ -89,24 +86,10 @@ export function registerGatewayAdminRoutes(app: FastifyInstance, options: Gatewa
   void app.register(
     (scope, _options, done) => {
       scope.addHook('onRequest', async (request, reply) => {
-        if (adminToken === undefined) {
-          return send(
-            reply,
-            buildProblemResponse({
-              status: 503,
-              detail: 'the admin API is disabled: no admin token is configured',
-            }),
-          );
-        }
-        const presented = bearerTokenOf(request.headers.authorization);
-        if (presented !== undefined && adminTokenMatches(presented, adminToken)) return undefined;
-        audit('admin.auth_failed', 'failure', { path: '/admin/gateway' });
-        // RFC 6750 §3.1: no error code when no credentials were sent at all.
-        const challenge =
-          request.headers.authorization === undefined
-            ? `Bearer realm="${REALM}"`
-            : `Bearer realm="${REALM}", error="invalid_token"`;
-        return send(reply, buildProblemResponse({ status: 401 }, { 'www-authenticate': challenge }));
+        const check = checkAdminCredential(request.headers.authorization, adminToken);
+        if (check.ok) return undefined;
+        if (check.reason !== undefined) audit('admin.auth_failed', 'failure', { reason: check.reason });
+        return send(reply, check.response);
       });
       scope.setErrorHandler((err: unknown, request, reply) => {
         if (err instanceof z.ZodError) {
