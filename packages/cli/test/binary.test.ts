@@ -1,83 +1,22 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, existsSync } from 'node:fs';
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_ADMIN_TOKEN, TEST_KEK_B64 } from './helpers/cli.js';
+import { BIN, builtOrSkip, childEnv, distOf, startBinary, type Started } from './helpers/binary.js';
 
-const BIN = fileURLToPath(new URL('../bin/gatehouse.js', import.meta.url));
-const DIST = [
-  new URL('../dist/main.js', import.meta.url),
-  new URL('../../auth-server/dist/index.js', import.meta.url),
-  new URL('../../core/dist/index.js', import.meta.url),
-  new URL('../../guard/dist/index.js', import.meta.url),
-].map((url) => fileURLToPath(url));
+const built = builtOrSkip('gatehouse binary end to end', distOf(['auth-server', 'core', 'guard']));
 
-/** The built binary needs `npm run build` (`npm test` builds first); without it this suite skips, saying why. */
-function builtOrSkip(): boolean {
-  const missing = DIST.filter((file) => !existsSync(file));
-  if (missing.length === 0) return true;
-  const message = `gatehouse binary end to end: skipped, not built (${missing.join(', ')}); run npm run build`;
-  if (process.env['GATEHOUSE_REQUIRE_ALL'] === '1')
-    throw new Error(`${message}, and GATEHOUSE_REQUIRE_ALL=1 forbids skipping`);
-  const log = process.env['GATEHOUSE_SKIP_LOG'];
-  if (log !== undefined) appendFileSync(log, `${message}\n`);
-  process.stderr.write(`[gatehouse] ${message}\n`);
-  return false;
-}
-
-/** The child's environment: the test KEK and admin token, none of the machine's store URLs. */
-function childEnv(): NodeJS.ProcessEnv {
-  return {
-    PATH: process.env['PATH'],
-    GATEHOUSE_KEK: TEST_KEK_B64,
-    GATEHOUSE_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
-  };
-}
-
-interface Started {
-  readonly child: ChildProcess;
-  readonly url: string;
-  readonly admin: string;
-  readonly stdout: () => string;
-  readonly stderr: () => string;
-  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
+/** `gatehouse auth-server` in `dir`; resolves once both listeners are announced. */
 function startServer(dir: string): Promise<Started> {
-  const child = spawn(process.execPath, [BIN, 'auth-server', '--config', join(dir, 'gatehouse.yaml')], {
-    cwd: dir,
-    env: childEnv(),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal }));
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${err}`)), 15_000);
-    child.stderr.on('data', (chunk: Buffer) => {
-      err += chunk.toString('utf8');
-      const url = /listening on (http:\/\/\S+)/.exec(err)?.[1];
-      const admin = /admin API on (http:\/\/\S+)\/admin/.exec(err)?.[1];
-      if (url !== undefined && admin !== undefined) {
-        clearTimeout(timer);
-        resolve({ child, url, admin, stdout: () => out, stderr: () => err, exit });
-      }
-    });
-    void exit.then(({ code }) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code}:\n${err}`));
-    });
+  return startBinary(['auth-server', '--config', join(dir, 'gatehouse.yaml')], dir, (stderr) => {
+    const url = /listening on (http:\/\/\S+)/.exec(stderr)?.[1];
+    const admin = /admin API on (http:\/\/\S+)\/admin/.exec(stderr)?.[1];
+    return url === undefined || admin === undefined ? undefined : { url, admin };
   });
 }
-
-const built = builtOrSkip();
 
 describe.skipIf(!built)('gatehouse binary end to end (node packages/cli/bin/gatehouse.js)', () => {
   let dir: string;

@@ -1,13 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { requireService, serviceUrl } from '@gatehouse/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_ADMIN_TOKEN, TEST_KEK_B64 } from './helpers/cli.js';
+import { builtOrSkip, distOf, startBinary, type Started } from './helpers/binary.js';
 import {
   buildGatewayYaml,
   parseGatewayUrls,
@@ -19,70 +17,9 @@ import {
   type TestUpstream,
 } from './helpers/gateway.js';
 
-const BIN = fileURLToPath(new URL('../bin/gatehouse.js', import.meta.url));
-const DIST = [
-  new URL('../dist/main.js', import.meta.url),
-  new URL('../../auth-server/dist/index.js', import.meta.url),
-  new URL('../../core/dist/index.js', import.meta.url),
-  new URL('../../guard/dist/index.js', import.meta.url),
-  new URL('../../gateway/dist/index.js', import.meta.url),
-].map((url) => fileURLToPath(url));
-
-/** The built binary needs `npm run build` (`npm test` builds first); without it this suite skips, saying why. */
-function builtOrSkip(): boolean {
-  const missing = DIST.filter((file) => !existsSync(file));
-  if (missing.length === 0) return true;
-  const message = `gatehouse gateway binary: skipped, not built (${missing.join(', ')}); run npm run build`;
-  if (process.env['GATEHOUSE_REQUIRE_ALL'] === '1')
-    throw new Error(`${message}, and GATEHOUSE_REQUIRE_ALL=1 forbids skipping`);
-  const log = process.env['GATEHOUSE_SKIP_LOG'];
-  if (log !== undefined) appendFileSync(log, `${message}\n`);
-  process.stderr.write(`[gatehouse] ${message}\n`);
-  return false;
-}
-
-/** The child's environment: the test KEK and admin token, none of the machine's store URLs. */
-function childEnv(): NodeJS.ProcessEnv {
-  return { PATH: process.env['PATH'], GATEHOUSE_KEK: TEST_KEK_B64, GATEHOUSE_ADMIN_TOKEN: TEST_ADMIN_TOKEN };
-}
-
-interface Started {
-  readonly child: ChildProcess;
-  readonly url: string;
-  readonly admin: string;
-  readonly stdout: () => string;
-  readonly stderr: () => string;
-  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
 /** `gatehouse gateway --config gatehouse.yaml` in `dir`; resolves once both listeners are announced. */
 function startGateway(dir: string): Promise<Started> {
-  const child = spawn(process.execPath, [BIN, 'gateway', '--config', 'gatehouse.yaml'], {
-    cwd: dir,
-    env: childEnv(),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal }));
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${err}`)), 15_000);
-    child.stderr.on('data', (chunk: Buffer) => {
-      err += chunk.toString('utf8');
-      const urls = parseGatewayUrls(err);
-      if (urls !== undefined) {
-        clearTimeout(timer);
-        resolve({ child, ...urls, stdout: () => out, stderr: () => err, exit });
-      }
-    });
-    void exit.then(({ code }) => {
-      clearTimeout(timer);
-      reject(new Error(`gateway exited with ${code}:\n${err}`));
-    });
-  });
+  return startBinary(['gateway', '--config', 'gatehouse.yaml'], dir, parseGatewayUrls);
 }
 
 async function stopGateway(started: Started | undefined): Promise<void> {
@@ -91,7 +28,7 @@ async function stopGateway(started: Started | undefined): Promise<void> {
   await started.exit;
 }
 
-const built = builtOrSkip();
+const built = builtOrSkip('gatehouse gateway binary', distOf(['auth-server', 'core', 'guard', 'gateway']));
 const redis = await requireService('redis', 'gateway rate limit across two processes sharing Redis');
 
 describe.skipIf(!built)('gatehouse gateway binary (node packages/cli/bin/gatehouse.js)', () => {
