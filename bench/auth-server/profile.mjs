@@ -6,6 +6,7 @@
  * such as WebCrypto signing, is not in the profile).
  */
 import { readFile } from 'node:fs/promises';
+import { fmt, textTable } from '../lib/report.mjs';
 
 /**
  * @typedef {object} ProfileNode
@@ -221,4 +222,30 @@ export async function summarizeProfile(file, options = {}) {
       .map(([category, us]) => ({ category, ms: us / 1000, pct: pct(us) }))
       .sort((a, b) => b.ms - a.ms),
   };
+}
+
+/**
+ * The text tables every benchmark prints for a profiled contender: self time by area, then the top
+ * functions by self and by inclusive time.
+ * @param {Awaited<ReturnType<typeof summarizeProfile>>} summary
+ * @returns {string[]}
+ */
+export function profileTables(summary) {
+  return [
+    'By area (self time):',
+    textTable(
+      [{ title: 'Area' }, { title: 'Self ms', align: 'right' }, { title: '%', align: 'right' }],
+      summary.byArea.slice(0, 12).map((a) => [a.area, fmt(a.ms), fmt(a.pct, 1)]),
+    ),
+    'Top functions by self time:',
+    textTable(
+      [{ title: 'Function' }, { title: 'Self %', align: 'right' }, { title: 'Total %', align: 'right' }],
+      summary.bySelf.map((f) => [f.name, fmt(f.selfPct, 1), fmt(f.totalPct, 1)]),
+    ),
+    'Top functions by inclusive time:',
+    textTable(
+      [{ title: 'Function' }, { title: 'Total %', align: 'right' }, { title: 'Self %', align: 'right' }],
+      summary.byTotal.map((f) => [f.name, fmt(f.totalPct, 1), fmt(f.selfPct, 1)]),
+    ),
+  ];
 }

@@ -33,7 +33,7 @@ import {
   writeJson,
 } from '../lib/report.mjs';
 import { ACCESS_TOKEN_TTL_SEC, AUDIENCE, SCOPE } from './fixtures.mjs';
-import { summarizeProfile } from './profile.mjs';
+import { profileTables, summarizeProfile } from './profile.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
@@ -692,21 +692,7 @@ async function profileReport(profileDir, scenarios) {
           [{ title: 'Work' }, { title: '%', align: 'right' }, { title: 'µs/request', align: 'right' }],
           summary.byCategory.map((c) => [c.category, fmt(c.pct, 1), fmt(usPerRequest(c.ms), 1)]),
         ),
-        'By area (self time):',
-        textTable(
-          [{ title: 'Area' }, { title: 'Self ms', align: 'right' }, { title: '%', align: 'right' }],
-          summary.byArea.slice(0, 12).map((a) => [a.area, fmt(a.ms), fmt(a.pct, 1)]),
-        ),
-        'Top functions by self time:',
-        textTable(
-          [{ title: 'Function' }, { title: 'Self %', align: 'right' }, { title: 'Total %', align: 'right' }],
-          summary.bySelf.map((f) => [f.name, fmt(f.selfPct, 1), fmt(f.totalPct, 1)]),
-        ),
-        'Top functions by inclusive time:',
-        textTable(
-          [{ title: 'Function' }, { title: 'Total %', align: 'right' }, { title: 'Self %', align: 'right' }],
-          summary.byTotal.map((f) => [f.name, fmt(f.totalPct, 1), fmt(f.selfPct, 1)]),
-        ),
+        ...profileTables(summary),
       );
     }
   }

@@ -30,7 +30,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { summarizeProfile } from '../auth-server/profile.mjs';
+import { profileTables, summarizeProfile } from '../auth-server/profile.mjs';
 import { envInt, median, quantile, rotate } from '../lib/harness.mjs';
 import {
   REPO_ROOT,
@@ -679,21 +679,7 @@ async function profileReport(profileDir, results) {
       '',
       `${r.label}: main thread busy ${fmt(summary.busyMs / 1000, 1)} s, idle ${fmt(summary.idleMs / 1000, 1)} s; ` +
         `${fmt(r.totals.requests)} requests (this row), ${fmt(perRequest(summary.busyMs), 1)} µs busy per request`,
-      'By area (self time):',
-      textTable(
-        [{ title: 'Area' }, { title: 'Self ms', align: 'right' }, { title: '%', align: 'right' }],
-        summary.byArea.slice(0, 12).map((a) => [a.area, fmt(a.ms), fmt(a.pct, 1)]),
-      ),
-      'Top functions by self time:',
-      textTable(
-        [{ title: 'Function' }, { title: 'Self %', align: 'right' }, { title: 'Total %', align: 'right' }],
-        summary.bySelf.map((f) => [f.name, fmt(f.selfPct, 1), fmt(f.totalPct, 1)]),
-      ),
-      'Top functions by inclusive time:',
-      textTable(
-        [{ title: 'Function' }, { title: 'Total %', align: 'right' }, { title: 'Self %', align: 'right' }],
-        summary.byTotal.map((f) => [f.name, fmt(f.totalPct, 1), fmt(f.selfPct, 1)]),
-      ),
+      ...profileTables(summary),
     );
   }
   return { summaries, text: lines.join('\n') };
