@@ -124,6 +124,7 @@ async function openAuthenticator(
     {
       issuer: auth.issuer,
       jwtAudience: [...audiences],
+      externalAudience: auth.audience,
       client: { clientId: auth.clientId, clientSecret: auth.clientSecret },
       introspectionCache: { maxEntries: auth.introspectionCacheSize, negativeTtlMs: auth.negativeCacheMs },
       exchangeCache: { maxEntries: auth.introspectionCacheSize },

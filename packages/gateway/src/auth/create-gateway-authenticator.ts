@@ -140,6 +140,7 @@ export async function createGatewayAuthenticator(
   const maxTtlMs = options.introspectionCache.maxTtlMs ?? DEFAULT_MAX_TTL_MS;
   const negativeTtlMs = options.introspectionCache.negativeTtlMs;
   const jwtAudience = new Set(options.jwtAudience);
+  const externalAudience = new Set(options.externalAudience ?? options.jwtAudience);
 
   const http = createAuthServerHttp({ ...options.client, timeoutMs });
   let endpoints: AuthServerEndpoints;
@@ -435,12 +436,20 @@ export async function createGatewayAuthenticator(
     const jkt = principal.cnf?.jkt;
     const x5t = principal.cnf?.['x5t#S256'];
     const bound = jkt !== undefined || x5t !== undefined;
-    // The common case (an unbound Bearer token) stays free of the binding machinery.
+    // RFC 8707 / zero trust: a token minted for this route's service travels on unchanged; one for
+    // the gateway's own audience is swapped for the service's; one for another service is refused
+    // here instead of being relayed to a service that must refuse it.
+    const forRoute = principal.audience.includes(route.audience);
+    if (!forRoute && !principal.audience.some((a) => externalAudience.has(a)))
+      return refuse(new GatehouseError('ERR_JWT_AUDIENCE_INVALID', { detail: 'not this route' }), 'invalid');
+    // The common case (an unbound Bearer token for the route) stays free of the binding machinery.
     if (bound || credentials.scheme === 'DPoP')
       return confirmBinding({ jkt, x5t }, credentials, request, dpop).then(() =>
-        bound ? exchangeBound(principal, credentials, route) : unboundOutcome(principal, credentials),
+        bound || !forRoute
+          ? exchangeJwt(principal, credentials, route)
+          : unboundOutcome(principal, credentials),
       );
-    return unboundOutcome(principal, credentials);
+    return forRoute ? unboundOutcome(principal, credentials) : exchangeJwt(principal, credentials, route);
   }
 
   function unboundOutcome(principal: Principal, credentials: Credentials): Success {
@@ -463,10 +472,11 @@ export async function createGatewayAuthenticator(
   }
 
   /**
-   * A sender-constrained token cannot travel on (the service holds no proof key): the service
-   * gets an unbound internal JWT for its audience instead, as for opaque tokens.
+   * A sender-constrained token cannot travel on (the service holds no proof key), nor can a token
+   * for the gateway's external audience (the service accepts only its own): the service gets an
+   * unbound internal JWT for its audience instead, as for opaque tokens.
    */
-  function exchangeBound(
+  function exchangeJwt(
     principal: Principal,
     credentials: Credentials,
     route: RouteAuth,

@@ -8,6 +8,12 @@ export interface GatewayAuthOptions {
   readonly jwksUri?: string;
   /** Audiences accepted for JWTs presented directly (and for the `aud` of opaque tokens). */
   readonly jwtAudience: readonly string[];
+  /**
+   * The gateway's own (external) audiences, a subset of `jwtAudience`: a JWT for one of them is
+   * exchanged for the route's internal audience; a JWT for the route's audience is forwarded as is;
+   * a JWT for another route's audience is refused. Default: every `jwtAudience`.
+   */
+  readonly externalAudience?: readonly string[];
   /** JWS allowlist for access tokens (guard's default when absent). */
   readonly algorithms?: readonly string[];
   /** The gateway's own confidential client: introspection and token exchange, client_secret_basic. */

@@ -227,7 +227,10 @@ export const gatewayConfigSchema = z
         audience: z
           .array(z.string().min(1))
           .default([])
-          .describe('Audiences accepted in JWTs presented to the gateway (besides route audiences)'),
+          .describe(
+            "The gateway's own audiences: a JWT for one of them is exchanged for the route's internal " +
+              "audience, a JWT for the route's audience is forwarded unchanged, any other is refused",
+          ),
         clientId: z.string().min(1).describe("The gateway's own client (introspection and token exchange)"),
         clientSecret: z.string().min(1).describe('Its secret, typically `${GATEWAY_CLIENT_SECRET}`'),
         introspectionCacheSize: positiveInt('Introspection results cached', 100_000),

@@ -249,8 +249,11 @@ describe('gateway auth: attack table (each refused, with a bounded reason)', () 
       code: 'ERR_JWT_AUDIENCE_INVALID',
     },
     {
-      name: 'internal (exchanged) JWT presented from outside',
+      // Minted by the exchange for the accounts service: replayed on the orders route it is refused
+      // by the gateway, not relayed for the orders service to refuse.
+      name: "internal JWT of one service replayed on another service's route",
       request: () => bearer(tok('internal')),
+      route: ROUTE.orders,
       reason: 'invalid',
       code: 'ERR_JWT_AUDIENCE_INVALID',
     },

@@ -40,8 +40,9 @@ describe('gateway auth: auth server unreachable → fail closed, cached results 
     });
     tokens.cached = await as.tokenFor(opaqueClient);
     tokens.uncached = await as.tokenFor(opaqueClient);
-    tokens.jwt = await as.tokenFor(jwtClient);
-    tokens.jwtUncached = await as.tokenFor(jwtClient);
+    // Minted for the route's service: verified locally and forwarded, no exchange needed.
+    tokens.jwt = await as.tokenFor(jwtClient, { resource: ACCOUNTS });
+    tokens.jwtUncached = await as.tokenFor(jwtClient, { resource: ACCOUNTS });
     expect((await gw.auth.authenticate(bearer(tokens.cached), ROUTE.opaque)).ok).toBe(true);
     expect((await gw.auth.authenticate(bearer(tokens.jwt), ROUTE.jwt)).ok).toBe(true);
     await as.close();

@@ -55,7 +55,9 @@ export async function startAuthenticator(
   const auth = await createGatewayAuthenticator(
     {
       issuer: as.issuer,
-      jwtAudience: [API],
+      // As createGateway builds it: its own audience, then every route audience.
+      jwtAudience: [API, ACCOUNTS, ORDERS],
+      externalAudience: [API],
       client: gateway,
       introspectionCache: { maxEntries: 1000, negativeTtlMs: 5000, maxTtlMs: 3_600_000 },
       exchangeCache: { maxEntries: 1000 },

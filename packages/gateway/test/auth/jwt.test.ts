@@ -34,8 +34,8 @@ describe('gateway auth: JWT access tokens verified locally with guard (real auth
     await as.close();
   });
 
-  it('accepts a JWT for the gateway audience and forwards it unchanged as Bearer', async () => {
-    const token = await as.tokenFor(jwtClient);
+  it("accepts a JWT for the route's audience and forwards it unchanged as Bearer", async () => {
+    const token = await as.tokenFor(jwtClient, { resource: ACCOUNTS });
     const introspections = countAudit(as, 'token.introspect');
     const outcome = await gw.auth.authenticate(
       { authorization: `bEaReR ${token}`, dpop: undefined, method: 'GET', htu: 'https://gateway.example/a' },
@@ -103,8 +103,29 @@ describe('gateway auth: JWT access tokens verified locally with guard (real auth
     }
   });
 
+  it("exchanges a JWT for the gateway's own audience for the route's internal audience", async () => {
+    const token = await as.tokenFor(jwtClient, { resource: API });
+    const outcome = await gw.auth.authenticate(bearer(token), ROUTE.jwt);
+    expect(outcome).toMatchObject({ ok: true, principal: { sub: jwtClient.clientId, tokenKind: 'jwt' } });
+    const forwarded = outcome.ok ? (outcome.upstreamAuthorization ?? '') : '';
+    expect(forwarded).not.toBe(`Bearer ${token}`);
+    const payload = JSON.parse(Buffer.from(forwarded.split('.')[1] ?? '', 'base64url').toString()) as {
+      aud: unknown;
+    };
+    expect(payload.aud).toBe(ACCOUNTS);
+  });
+
+  it("refuses a JWT minted for another route's service instead of relaying it", async () => {
+    const token = await as.tokenFor(jwtClient, { resource: ACCOUNTS });
+    expect(await gw.auth.authenticate(bearer(token), ROUTE.orders)).toMatchObject({
+      ok: false,
+      reason: 'invalid',
+      error: { code: 'ERR_JWT_AUDIENCE_INVALID' },
+    });
+  });
+
   it('route mode any: a JWT is verified, an opaque token is introspected and exchanged', async () => {
-    const jwt = await as.tokenFor(jwtClient);
+    const jwt = await as.tokenFor(jwtClient, { resource: ACCOUNTS });
     const opaque = await as.tokenFor(opaqueClient);
     const viaJwt = await gw.auth.authenticate(bearer(jwt), ROUTE.any);
     const viaOpaque = await gw.auth.authenticate(bearer(opaque), ROUTE.any);
