@@ -26,6 +26,7 @@ import { registerLogin } from './routes/login.js';
 import { registerLogout } from './routes/logout.js';
 import { registerSessionInfo } from './routes/session.js';
 import { BFF_MIGRATIONS, type BffDatabase } from './sessions/migrations.js';
+import { createRedisSessionStore } from './sessions/redis-session-store.js';
 import { createSessionManager } from './sessions/session-manager.js';
 import type { SessionMatch, SessionStore, SessionSummary } from './sessions/session-store.js';
 import { createSqlSessionStore } from './sessions/sql-session-store.js';
@@ -92,6 +93,18 @@ export async function createBff(options: CreateBffOptions): Promise<Bff> {
   }
 
   let store = options.sessionStore;
+  if (store === undefined && config.session.redisUrl !== undefined) {
+    // The schema requires the key with redisUrl: every instance must open the same sealed tokens.
+    if (config.session.encryptionKey === undefined) {
+      throw new GatehouseError('ERR_CONFIG_INVALID', {
+        detail: 'session.redisUrl needs session.encryptionKey',
+      });
+    }
+    store = await createRedisSessionStore({
+      url: config.session.redisUrl,
+      encryptionKey: Buffer.from(config.session.encryptionKey, 'base64url'),
+    });
+  }
   if (store === undefined) {
     const sql = openSqlDatabase<BffDatabase>({
       url: config.session.databaseUrl,

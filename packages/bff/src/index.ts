@@ -16,3 +16,4 @@ export type {
 } from './sessions/session-store.js';
 export { BFF_MIGRATIONS } from './sessions/migrations.js';
 export { createSqlSessionStore, type SqlSessionStoreOptions } from './sessions/sql-session-store.js';
+export { createRedisSessionStore, type RedisSessionStoreOptions } from './sessions/redis-session-store.js';

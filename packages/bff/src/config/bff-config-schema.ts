@@ -69,6 +69,12 @@ export const bffConfigSchema = z
       .strictObject({
         sqliteFile: z.string().min(1).default(':memory:'),
         databaseUrl: z.string().optional().describe('postgres:// URL instead of SQLite'),
+        redisUrl: z
+          .url({ protocol: /^rediss?$/ })
+          .optional()
+          .describe(
+            'redis:// or rediss:// URL: sessions in Redis, shared by every BFF instance (needs encryptionKey)',
+          ),
         idleTimeoutSec: seconds(1800),
         absoluteTimeoutSec: seconds(28_800),
         loginTimeoutSec: seconds(600),
@@ -106,6 +112,23 @@ export const bffConfigSchema = z
         path: ['session', 'idleTimeoutSec'],
         message: 'must not exceed absoluteTimeoutSec',
       });
+    }
+    if (config.session.redisUrl !== undefined) {
+      // A random key per process would make each instance's sessions unreadable to the others.
+      if (config.session.encryptionKey === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['session', 'encryptionKey'],
+          message: 'required with redisUrl: every instance must open the same sealed tokens',
+        });
+      }
+      if (config.session.databaseUrl !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['session', 'redisUrl'],
+          message: 'one session store: redisUrl or databaseUrl, not both',
+        });
+      }
     }
   });
 
