@@ -32,6 +32,11 @@ export default tseslint.config(
     },
   },
   {
+    // The demo single-page app runs in the browser, not in Node.
+    files: ['examples/demo/app/**/*.js'],
+    languageOptions: { globals: { ...globals.browser } },
+  },
+  {
     files: ['**/*.test.ts', '**/test/**/*.ts', 'bench/**/*.ts'],
     rules: {
       '@typescript-eslint/no-non-null-assertion': 'off',
