@@ -1,10 +1,13 @@
 import { isGatehouseError } from '@gatehouse/core';
 import { authServerCommand } from './commands/auth-server.js';
 import { bansCommand } from './commands/bans.js';
+import { bffCommand } from './commands/bff.js';
 import { clientsCommand } from './commands/clients.js';
 import { configCommand } from './commands/config.js';
 import { gatewayCommand } from './commands/gateway.js';
+import { initCommand } from './commands/init.js';
 import { keysCommand } from './commands/keys.js';
+import { upCommand } from './commands/up.js';
 import { usersCommand } from './commands/users.js';
 import { CommandError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, writeLine, type CliIo } from './io.js';
 import { PLANNED_COMMANDS, USAGE } from './usage.js';
@@ -12,8 +15,11 @@ import { PLANNED_COMMANDS, USAGE } from './usage.js';
 type Command = (args: readonly string[], io: CliIo) => Promise<number>;
 
 const COMMANDS: Readonly<Record<string, Command>> = {
+  up: upCommand,
+  init: initCommand,
   'auth-server': authServerCommand,
   gateway: gatewayCommand,
+  bff: bffCommand,
   bans: bansCommand,
   clients: clientsCommand,
   users: usersCommand,

@@ -1,8 +1,18 @@
 export const USAGE = `Usage: gatehouse <command> [options]
 
+Demo stack (development only; refused with NODE_ENV=production)
+  up [--config STACK_FILE] [--data-dir DIR] [--port-base N]
+                                          auth server, gateway, BFF and demo services, each its own
+                                          process; Ctrl-C stops them all (STACK_FILE default
+                                          examples/demo/gatehouse.yaml, data dir .gatehouse/)
+  init [--config STACK_FILE] [--data-dir DIR] [--port-base N] [--json]
+                                          data dir, dev CA and certificates, demo clients and users,
+                                          demo.json and the deployment file, without starting anything
+
 Components
   auth-server --config FILE [--data-dir DIR]   run the OAuth 2.1 / OpenID Connect server and its admin API
   gateway --config FILE [--data-dir DIR]       run the API gateway and its admin API (SIGHUP reloads the file)
+  bff --config FILE [--data-dir DIR]           run the Backend-for-Frontend (sessions, cookies, token relay)
 
 Operations (directly on the stores of the configured data dir or DATABASE_URL; no server needed)
   clients create --name N --grant G [--grant G ...] [--scope "a b"] [--token-format opaque|jwt]
@@ -35,11 +45,4 @@ Exit codes: 0 success, 1 failure or high-severity finding, 2 usage error.
 `;
 
 /** Commands of the command-line contract that later releases add. */
-export const PLANNED_COMMANDS: ReadonlySet<string> = new Set([
-  'up',
-  'bff',
-  'init',
-  'audit',
-  'report',
-  'doctor',
-]);
+export const PLANNED_COMMANDS: ReadonlySet<string> = new Set(['audit', 'report', 'doctor']);

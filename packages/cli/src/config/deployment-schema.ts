@@ -1,4 +1,5 @@
 import { MIN_ADMIN_TOKEN_LENGTH, authServerConfigSchema } from '@gatehouse/auth-server';
+import { bffConfigSchema } from '@gatehouse/bff';
 import { gatewayConfigSchema } from '@gatehouse/gateway';
 import { z } from 'zod';
 
@@ -82,6 +83,12 @@ export const deploymentConfigSchema = z
       .describe('Admin API (clients, users, keys) on its own listener'),
     authServer: authServerConfigSchema,
     gateway: gatewayConfigSchema.optional().describe('The API gateway (`gatehouse gateway`)'),
+    bff: bffConfigSchema
+      .optional()
+      .describe(
+        'The Backend-for-Frontend (`gatehouse bff`); relative `staticDir` and `session.sqliteFile` ' +
+          "are relative to this file's folder",
+      ),
   })
   .describe('A Gatehouse deployment');
 
