@@ -8,7 +8,11 @@ describe('command line parsing', () => {
   const usageErrors: Array<{ name: string; argv: string[]; says: RegExp }> = [
     { name: 'no command', argv: [], says: /Usage: gatehouse/ },
     { name: 'unknown command', argv: ['frobnicate'], says: /unknown command: frobnicate/ },
-    { name: 'planned command not in this release', argv: ['audit'], says: /audit: not available in this release/ },
+    {
+      name: 'planned command not in this release',
+      argv: ['audit'],
+      says: /audit: not available in this release/,
+    },
     { name: 'unknown subcommand', argv: ['clients', 'rename'], says: /unknown subcommand rename/ },
     { name: 'missing subcommand', argv: ['keys'], says: /keys: missing subcommand/ },
     { name: 'unknown flag', argv: ['clients', 'list', '--colour'], says: /Unknown option '--colour'/ },
