@@ -111,8 +111,14 @@ export function createSupervisor(io: CliIo, env: NodeJS.ProcessEnv): Supervisor 
         if (entry.exitCode === null && entry.exitSignal === null) entry.child.kill('SIGTERM');
       }
       const all = Promise.all(running.map((entry) => entry.exited));
-      const timer = sleep(graceMs, 'timeout' as const);
-      if ((await Promise.race([all, timer])) === 'timeout') {
+      // The grace timer is cancelled once everything has exited: it must not hold the process open.
+      const grace = new AbortController();
+      const timer = sleep(graceMs, 'timeout' as const, { signal: grace.signal }).catch(
+        () => 'cancelled' as const,
+      );
+      const outcome = await Promise.race([all, timer]);
+      grace.abort();
+      if (outcome === 'timeout') {
         for (const entry of running) {
           if (entry.exitCode === null && entry.exitSignal === null) entry.child.kill('SIGKILL');
         }
