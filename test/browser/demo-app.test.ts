@@ -572,7 +572,15 @@ describe.skipIf(!chromiumStatus.available)('the demo app in Chromium', () => {
           response.url() === `${stack.demo.bff}/` &&
           response.request().redirectedFrom() !== null,
       );
+      // The page's own logout call answers a URL of the BFF, never the end-session URL with the ID token.
+      const logoutAnswer = page.waitForResponse(
+        (response) =>
+          response.url() === `${stack.demo.bff}/auth/logout` && response.request().method() === 'POST',
+      );
       await page.locator('#logout').click();
+      const answered = await (await logoutAnswer).text();
+      expect(JSON.parse(answered)).toEqual({ redirectTo: `${stack.demo.bff}/auth/logout/continue` });
+      expect(answered).not.toMatch(/ey[\w-]+\.ey/);
       const home = await backHome;
       expect(new URL(home.request().redirectedFrom()?.url() ?? '').origin).toBe(stack.demo.issuer);
       await page.locator('body[data-view="logged-out"]').waitFor();

@@ -3,6 +3,7 @@ import { emitAuditEvent } from '@gatehouse/core';
 import type { FastifyRequest } from 'fastify';
 import type { BffConfig } from './config/bff-config-schema.js';
 import type { CookieSettings } from './http/cookies.js';
+import type { LogoutHandoff } from './http/logout-handoff.js';
 import type { OriginPolicy } from './http/origin-policy.js';
 import type { OidcClient } from './oidc/oidc-client.js';
 import type { SessionManager } from './sessions/session-manager.js';
@@ -19,6 +20,7 @@ export interface BffContext {
   /** Where the OP sends the browser back (`publicUrl` + `/auth/callback`). */
   readonly redirectUri: string;
   readonly postLogoutRedirectUri: string;
+  readonly logoutHandoff: LogoutHandoff;
   audit(request: FastifyRequest | undefined, event: BffAuditInput): void;
 }
 

@@ -14,6 +14,7 @@ import type { BffConfig } from './config/bff-config-schema.js';
 import { createAudit, type BffContext } from './context.js';
 import { sendProblem } from './errors.js';
 import { buildCookieSettings } from './http/cookies.js';
+import { createLogoutHandoff } from './http/logout-handoff.js';
 import { registerCors } from './http/cors.js';
 import { checkCsrf, createOriginPolicy, isUnsafeMethod } from './http/origin-policy.js';
 import { buildSecurityHeaders } from './http/security-headers.js';
@@ -92,18 +93,21 @@ export async function createBff(options: CreateBffOptions): Promise<Bff> {
     );
   }
 
+  // One key seals tokens at rest and the logout handoff; configured, every instance shares it.
+  const configuredKey =
+    config.session.encryptionKey === undefined
+      ? undefined
+      : Buffer.from(config.session.encryptionKey, 'base64url');
+  const sessionKey = configuredKey ?? randomBytes(32);
   let store = options.sessionStore;
   if (store === undefined && config.session.redisUrl !== undefined) {
     // The schema requires the key with redisUrl: every instance must open the same sealed tokens.
-    if (config.session.encryptionKey === undefined) {
+    if (configuredKey === undefined) {
       throw new GatehouseError('ERR_CONFIG_INVALID', {
         detail: 'session.redisUrl needs session.encryptionKey',
       });
     }
-    store = await createRedisSessionStore({
-      url: config.session.redisUrl,
-      encryptionKey: Buffer.from(config.session.encryptionKey, 'base64url'),
-    });
+    store = await createRedisSessionStore({ url: config.session.redisUrl, encryptionKey: configuredKey });
   }
   if (store === undefined) {
     const sql = openSqlDatabase<BffDatabase>({
@@ -116,19 +120,15 @@ export async function createBff(options: CreateBffOptions): Promise<Bff> {
       await sql.close();
       throw err;
     }
-    let key =
-      config.session.encryptionKey === undefined
-        ? undefined
-        : Buffer.from(config.session.encryptionKey, 'base64url');
-    if (key === undefined) {
-      key = randomBytes(32);
-      if (config.session.sqliteFile !== ':memory:' || config.session.databaseUrl !== undefined) {
-        logger.warn(
-          'no session.encryptionKey: a random one is used, so sessions end when the process restarts',
-        );
-      }
+    if (
+      configuredKey === undefined &&
+      (config.session.sqliteFile !== ':memory:' || config.session.databaseUrl !== undefined)
+    ) {
+      logger.warn(
+        'no session.encryptionKey: a random one is used, so sessions end when the process restarts',
+      );
     }
-    store = createSqlSessionStore({ db: sql.db, encryptionKey: key, onClose: () => sql.close() });
+    store = createSqlSessionStore({ db: sql.db, encryptionKey: sessionKey, onClose: () => sql.close() });
   }
 
   const redirectUri = `${config.publicUrl}/auth/callback`;
@@ -156,6 +156,7 @@ export async function createBff(options: CreateBffOptions): Promise<Bff> {
     now,
     redirectUri,
     postLogoutRedirectUri: config.oidc.postLogoutRedirectUri ?? `${config.publicUrl}/`,
+    logoutHandoff: createLogoutHandoff(sessionKey),
     audit,
   };
 

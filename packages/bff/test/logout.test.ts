@@ -67,8 +67,55 @@ describe('logout: session ended, refresh token revoked, cookie cleared, RP-initi
     });
     expect(out.status).toBe(200);
     const body = JSON.parse(out.text) as { redirectTo: string };
-    expect(body.redirectTo.startsWith(`${stack.as.issuer}/logout?`)).toBe(true);
+    // Never the end-session URL itself: it carries the ID token, which no script may read.
+    expect(body).toEqual({ redirectTo: `${stack.url}/auth/logout/continue` });
     expect(browser.cookie(SESSION_COOKIE)).toBeUndefined();
+    const handoff = browser.cookie('bff_logout');
+    expect(handoff?.attributes).toMatchObject({ httponly: true, path: '/', 'max-age': '60' });
+    // The navigation: 303 to the OP's end_session_endpoint with the hint, once.
+    const next = await browser.get(body.redirectTo);
+    expect(next.status).toBe(303);
+    expect(next.headers.get('cache-control')).toBe('no-store');
+    const location = new URL(next.location ?? '');
+    expect(`${location.origin}${location.pathname}`).toBe(`${stack.as.issuer}/logout`);
+    expect(location.searchParams.get('id_token_hint')).toMatch(/^ey/);
+    expect(browser.cookie('bff_logout')).toBeUndefined();
+    const again = await browser.get(body.redirectTo);
+    expect(again.location).toBe(`${stack.url}/`);
+  });
+
+  describe('the logout handoff refuses what it did not seal itself, now', () => {
+    const cases: { name: string; cookie: (value: string) => string | undefined; advanceSec?: number }[] = [
+      { name: 'no handoff cookie', cookie: () => undefined },
+      { name: 'a tampered handoff', cookie: (v) => `${v.slice(0, -4)}AAAA` },
+      { name: 'another format', cookie: () => 'http%3A%2F%2Fevil.example' },
+      {
+        name: 'a sealed value from another key',
+        cookie: () => 'v1.AAAAAAAAAAAAAAAA.AAAA.AAAAAAAAAAAAAAAAAAAAAA',
+      },
+      { name: 'an expired handoff (61 s later)', cookie: (v) => v, advanceSec: 61 },
+    ];
+    it.each(cases)('$name → the post-logout page', async ({ cookie, advanceSec }) => {
+      const browser = new Browser();
+      await stack.login(browser);
+      await browser.request(`${stack.url}/auth/logout`, {
+        method: 'POST',
+        headers: { ...sameOriginHeaders(stack), accept: 'application/json' },
+      });
+      const sealed = browser.cookie('bff_logout')?.value ?? '';
+      expect(sealed).not.toBe('');
+      const forged = cookie(sealed);
+      browser.deleteCookie('bff_logout');
+      if (forged !== undefined) browser.setCookie('bff_logout', forged);
+      if (advanceSec !== undefined) stack.clock.advance(advanceSec);
+      try {
+        const next = await browser.get(`${stack.url}/auth/logout/continue`);
+        expect(next.status).toBe(303);
+        expect(next.location).toBe(`${stack.url}/`);
+      } finally {
+        if (advanceSec !== undefined) stack.clock.advance(-advanceSec);
+      }
+    });
   });
 
   it('without a session: the cookie is cleared and the browser goes to the post-logout page', async () => {

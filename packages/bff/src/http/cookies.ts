@@ -2,6 +2,8 @@
 export interface CookieNames {
   readonly session: string;
   readonly login: string;
+  /** The sealed end-session URL between `POST /auth/logout` and `GET /auth/logout/continue`. */
+  readonly logout: string;
 }
 
 export interface CookieSettings {
@@ -18,7 +20,7 @@ export interface CookieSettings {
 export function buildCookieSettings(secure: boolean, sameSite: 'lax' | 'strict'): CookieSettings {
   const prefix = secure ? '__Host-' : '';
   return {
-    names: { session: `${prefix}bff_session`, login: `${prefix}bff_login` },
+    names: { session: `${prefix}bff_session`, login: `${prefix}bff_login`, logout: `${prefix}bff_logout` },
     secure,
     sameSite: sameSite === 'strict' ? 'Strict' : 'Lax',
   };
@@ -56,11 +58,20 @@ export function clearCookie(settings: CookieSettings, name: string): string {
   return serializeCookie(settings, name, '', { maxAgeSec: 0 });
 }
 
+/** Our ids: 256 bits, base64url. */
+const SESSION_ID_FORMAT = /^[A-Za-z0-9_-]{43}$/;
+/** A value sealed by core's `sealSecret`: version and three base64url parts, dot-separated. */
+export const SEALED_FORMAT = /^v\d+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
 /**
  * The value of one cookie from a `Cookie` header. A name sent twice is ambiguous (a tossed cookie
  * shadowing the real one): it counts as absent rather than guessing which one is ours.
  */
-export function readCookie(header: string | undefined, name: string): string | undefined {
+export function readCookie(
+  header: string | undefined,
+  name: string,
+  format: RegExp = SESSION_ID_FORMAT,
+): string | undefined {
   if (header === undefined) return undefined;
   let found: string | undefined;
   for (const pair of header.split(';')) {
@@ -69,6 +80,6 @@ export function readCookie(header: string | undefined, name: string): string | u
     if (found !== undefined) return undefined;
     found = pair.slice(eq + 1).trim();
   }
-  // Our values are base64url; anything else was not set by us.
-  return found !== undefined && /^[A-Za-z0-9_-]{43}$/.test(found) ? found : undefined;
+  // Anything not in the format we write was not set by us.
+  return found !== undefined && format.test(found) ? found : undefined;
 }
