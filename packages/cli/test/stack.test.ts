@@ -124,6 +124,15 @@ describe('gatehouse init', () => {
     });
     expect(check.stderr + check.stdout).not.toMatch(/invalid/i);
     expect(check.code).toBe(0);
+    // The first signing key exists, sealed with the data dir's development key-encryption key.
+    expect(statSync(join(data, 'kek.key')).mode & 0o077).toBe(0);
+    const keys = await runCli(['keys', 'list', '--json', '--config', join(data, 'gatehouse.yaml')], {
+      cwd: ROOT,
+    });
+    expect(keys.code).toBe(0);
+    expect(
+      (JSON.parse(keys.stdout) as { keys: { status: string }[] }).keys.map((key) => key.status),
+    ).toContain('active');
   });
 
   it('later runs reuse everything (same secrets); other ports are refused for this data dir', async () => {

@@ -2,11 +2,13 @@ import { randomBytes, X509Certificate } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createAuthServer } from '@gatehouse/auth-server';
 import { createDevCa, loadDevCa, randomToken, type DevCa } from '@gatehouse/core';
 import { deploymentConfigSchema } from '../config/deployment-schema.js';
 import type { Deployment } from '../config/load-deployment.js';
 import { CommandError, type CliIo } from '../io.js';
 import { CLI_ACTOR, withRuntime } from '../commands/common.js';
+import { loadDeploymentKek } from '../runtime/kek.js';
 import {
   buildServiceConfig,
   buildStackDeployment,
@@ -161,7 +163,12 @@ async function createDemoPrincipals(
   };
   const api = gatewayAudience(stack);
   const resources = [api, ...SERVICE_NAMES.map((name) => stack.config.services[name].audience)];
+  // The development key-encryption key (`<dataDir>/kek.key`) seals the private signing keys.
+  const kek = await loadDeploymentKek(io, deployment);
   return withRuntime(io, deployment, async (runtime) => {
+    // The first signing key: the auth server creates it when it starts on an empty key table.
+    const keys = await createAuthServer({ ...runtime.base, config: config.authServer, kek: kek.kek });
+    await keys.close();
     const operations = runtime.operations();
     const create = async (input: Record<string, unknown>) => {
       const created = await operations.createClient(input, CLI_ACTOR);
