@@ -1,6 +1,7 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CHROMIUM_PATH, requireService } from '@gatehouse/testing';
 import { chromium, type Browser as Chromium, type BrowserContext, type Page as Tab } from 'playwright-core';
@@ -28,7 +29,15 @@ const VIEWPORT = { width: 1280, height: 800 };
 const SESSION_COOKIE = 'bff_session';
 /** A compact JWS (RFC 7515 §7.1), what an access or ID token of the demo looks like. */
 const JWT_PATTERN = /eyJ[\w-]{5,}\.eyJ[\w-]{5,}\.[\w-]*/;
-const IMAGES = join(ROOT, 'docs/images');
+/**
+ * The README's screenshots are refreshed on demand (`GATEHOUSE_UPDATE_SCREENSHOTS=1 npx vitest run
+ * test/browser`), so that an ordinary run leaves the tracked files alone; otherwise they go to a
+ * temporary folder (still taken and checked).
+ */
+const IMAGES =
+  process.env['GATEHOUSE_UPDATE_SCREENSHOTS'] === '1'
+    ? join(ROOT, 'docs/images')
+    : mkdtempSync(join(tmpdir(), 'gatehouse-screenshots-'));
 
 let stack: DemoStack;
 let chromiumBrowser: Chromium;
@@ -572,16 +581,18 @@ describe.skipIf(!chromiumStatus.available)('the demo app in Chromium', () => {
           response.url() === `${stack.demo.bff}/` &&
           response.request().redirectedFrom() !== null,
       );
-      // The page's own logout call answers a URL of the BFF, never the end-session URL with the ID token.
-      const logoutAnswer = page.waitForResponse(
-        (response) =>
-          response.url() === `${stack.demo.bff}/auth/logout` && response.request().method() === 'POST',
-      );
+      // The page's own logout call answers a URL of the BFF, never the end-session URL with the ID
+      // token (read in flight: the page navigates away right after it).
+      let answered = '';
+      await page.route(`${stack.demo.bff}/auth/logout`, async (route) => {
+        const response = await route.fetch();
+        answered = await response.text();
+        await route.fulfill({ response });
+      });
       await page.locator('#logout').click();
-      const answered = await (await logoutAnswer).text();
+      const home = await backHome;
       expect(JSON.parse(answered)).toEqual({ redirectTo: `${stack.demo.bff}/auth/logout/continue` });
       expect(answered).not.toMatch(/ey[\w-]+\.ey/);
-      const home = await backHome;
       expect(new URL(home.request().redirectedFrom()?.url() ?? '').origin).toBe(stack.demo.issuer);
       await page.locator('body[data-view="logged-out"]').waitFor();
       await expect(page.locator('#login').isVisible()).resolves.toBe(true);
