@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Browser, parseForm, type Page } from '../../packages/bff/test/support/browser.js';
+import { Browser, passOpLogin, type Page } from '../../packages/bff/test/support/browser.js';
 
 export { Browser, type Page };
 
@@ -137,25 +137,8 @@ export async function startDemoStack(
  * login, the auth server's login form, consent if asked, and back to the BFF's callback.
  */
 export async function loginThroughBff(browser: Browser, demo: DemoJson, user: DemoUser): Promise<Page> {
-  let page = await browser.get(`${demo.bff}/auth/login?returnTo=%2F`);
-  if (page.status !== 303 || page.location === undefined) throw new Error(`login start: ${page.status}`);
-  page = await browser.get(page.location);
-  if (page.status === 200 && parseForm(page.text).inputs.includes('password')) {
-    const form = parseForm(page.text);
-    page = await browser.postForm(new URL(form.action, demo.issuer).href, {
-      ...form.hidden,
-      username: user.username,
-      password: user.password,
-    });
-  }
-  if (page.location === `${demo.issuer}/consent`) page = await browser.get(page.location);
-  if (page.status === 200 && parseForm(page.text).buttons.includes('decision=approve')) {
-    const form = parseForm(page.text);
-    page = await browser.postForm(new URL(form.action, demo.issuer).href, {
-      ...form.hidden,
-      decision: 'approve',
-    });
-  }
+  const started = await browser.get(`${demo.bff}/auth/login?returnTo=%2F`);
+  const page = await passOpLogin(browser, started, { issuer: demo.issuer, ...user });
   if (page.location?.startsWith(`${demo.bff}/auth/callback`) !== true) {
     throw new Error(`the auth server did not come back to the BFF (status ${page.status})`);
   }

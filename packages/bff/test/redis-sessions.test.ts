@@ -12,7 +12,7 @@ import {
   type TestAuthServer,
 } from '../../gateway/test/support/auth-server.js';
 import { buildBffConfig, createBff, type Bff, type BffConfigInput } from '../src/index.js';
-import { Browser, parseForm, type Page } from './support/browser.js';
+import { Browser, passOpLogin, type Page } from './support/browser.js';
 import { SESSION_COOKIE } from './support/bff-stack.js';
 import { startRecordingUpstream, type RecordingUpstream } from './support/recording-upstream.js';
 
@@ -131,22 +131,8 @@ describe.skipIf(!redis.available)('two BFF instances on one Redis (session.redis
 
   /** The login through instance `url` and the real OP login form. */
   async function login(browser: Browser, url: string): Promise<Page> {
-    let page = await browser.get(`${url}/auth/login?returnTo=/`);
-    page = await browser.get(page.location!);
-    const form = parseForm(page.text);
-    page = await browser.postForm(new URL(form.action, as.issuer).href, {
-      ...form.hidden,
-      username: user.username,
-      password: user.password,
-    });
-    if (page.location === `${as.issuer}/consent`) page = await browser.get(page.location);
-    if (page.status === 200 && parseForm(page.text).buttons.includes('decision=approve')) {
-      const consent = parseForm(page.text);
-      page = await browser.postForm(new URL(consent.action, as.issuer).href, {
-        ...consent.hidden,
-        decision: 'approve',
-      });
-    }
+    const started = await browser.get(`${url}/auth/login?returnTo=/`);
+    const page = await passOpLogin(browser, started, { issuer: as.issuer, ...user });
     return browser.get(page.location!);
   }
 

@@ -22,7 +22,7 @@ import {
   type SessionStore,
 } from '../../src/index.js';
 import type { BffDatabase } from '../../src/sessions/migrations.js';
-import { parseForm, type Browser, type Page } from './browser.js';
+import { passOpLogin, type Browser, type Page } from './browser.js';
 import { startRecordingUpstream, type RecordingUpstream } from './recording-upstream.js';
 
 export { API };
@@ -167,25 +167,8 @@ export async function startBffStack(options: BffStackOptions = {}): Promise<BffS
   const cookieName = (name: string): string => (publicUrl.startsWith('https:') ? `__Host-${name}` : name);
 
   async function login(browser: Browser, user: TestUser = alice, returnTo = '/'): Promise<Page> {
-    let page = await browser.get(`${url}/auth/login?returnTo=${encodeURIComponent(returnTo)}`);
-    if (page.status !== 303 || page.location === undefined) throw new Error(`login start: ${page.status}`);
-    page = await browser.get(page.location);
-    if (page.status === 200 && parseForm(page.text).inputs.includes('password')) {
-      const form = parseForm(page.text);
-      page = await browser.postForm(new URL(form.action, as.issuer).href, {
-        ...form.hidden,
-        username: user.username,
-        password: user.password,
-      });
-    }
-    if (page.location === `${as.issuer}/consent`) page = await browser.get(page.location);
-    if (page.status === 200 && parseForm(page.text).buttons.includes('decision=approve')) {
-      const form = parseForm(page.text);
-      page = await browser.postForm(new URL(form.action, as.issuer).href, {
-        ...form.hidden,
-        decision: 'approve',
-      });
-    }
+    const started = await browser.get(`${url}/auth/login?returnTo=${encodeURIComponent(returnTo)}`);
+    const page = await passOpLogin(browser, started, { issuer: as.issuer, ...user });
     if (page.location?.startsWith(`${publicUrl}/auth/callback`) !== true) {
       throw new Error(`the OP did not come back to the BFF (status ${page.status})`);
     }

@@ -130,3 +130,37 @@ export function parseForm(html: string): {
     .filter((b) => !b.startsWith('='));
   return { action: attribute(open, 'action') ?? '', hidden, inputs, buttons };
 }
+
+export interface OpLogin {
+  readonly issuer: string;
+  readonly username: string;
+  readonly password: string;
+}
+
+/**
+ * The OP's side of a login the browser was just sent to (`page` is the BFF's 303 to the
+ * authorization endpoint): the login form when asked, consent when asked. Resolves the OP's last
+ * answer, whose `location` is the client's callback.
+ */
+export async function passOpLogin(browser: Browser, started: Page, op: OpLogin): Promise<Page> {
+  if (started.status !== 303 || started.location === undefined)
+    throw new Error(`login start: ${started.status}`);
+  let page = await browser.get(started.location);
+  if (page.status === 200 && parseForm(page.text).inputs.includes('password')) {
+    const form = parseForm(page.text);
+    page = await browser.postForm(new URL(form.action, op.issuer).href, {
+      ...form.hidden,
+      username: op.username,
+      password: op.password,
+    });
+  }
+  if (page.location === `${op.issuer}/consent`) page = await browser.get(page.location);
+  if (page.status === 200 && parseForm(page.text).buttons.includes('decision=approve')) {
+    const form = parseForm(page.text);
+    page = await browser.postForm(new URL(form.action, op.issuer).href, {
+      ...form.hidden,
+      decision: 'approve',
+    });
+  }
+  return page;
+}

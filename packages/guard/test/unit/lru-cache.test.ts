@@ -79,4 +79,39 @@ describe('LruCache', () => {
     expect(cache.size).toBe(1);
     expect(cache.get('b')).toBe('y');
   });
+
+  it('reading the most recent entry again keeps the order (the skipped touch)', () => {
+    const cache = new LruCache<string, number>(2);
+    cache.set('a', 1);
+    cache.set('b', 2);
+    expect(cache.get('b')).toBe(2);
+    expect(cache.get('b')).toBe(2);
+    cache.set('c', 3); // a is still the oldest
+    expect(cache.get('a')).toBeUndefined();
+    expect(cache.get('b')).toBe(2);
+  });
+
+  it('a deleted or cleared newest entry is touched normally when it comes back', () => {
+    const cache = new LruCache<string, number>(2);
+    cache.set('a', 1);
+    cache.set('b', 2);
+    cache.delete('b');
+    cache.set('b', 2);
+    cache.set('c', 3); // evicts a
+    expect(cache.get('a')).toBeUndefined();
+    cache.clear();
+    cache.set('x', 1);
+    cache.set('y', 2);
+    expect(cache.get('x')).toBe(1);
+    cache.set('z', 3); // evicts y: x was read after it
+    expect(cache.get('y')).toBeUndefined();
+    expect(cache.get('x')).toBe(1);
+  });
+
+  it('with no room, an entry is evicted as soon as it is set', () => {
+    const cache = new LruCache<string, number>(0);
+    cache.set('a', 1);
+    expect(cache.size).toBe(0);
+    expect(cache.get('a')).toBeUndefined();
+  });
 });
