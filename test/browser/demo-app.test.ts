@@ -422,6 +422,24 @@ describe.skipIf(!chromiumStatus.available)('the demo app in Chromium', () => {
     });
   });
 
+  /**
+   * A fetch by the page's own script: what the script gets to see — `read <status>: <body>` when the
+   * browser lets it read the answer, else the error's name (a CORS refusal is a TypeError).
+   */
+  function fetchFromPage(page: Tab, url: string, init: RequestInit): Promise<string> {
+    return page.evaluate(
+      async ([target, options]) => {
+        try {
+          const answer = await fetch(target, options);
+          return `read ${answer.status}: ${await answer.text()}`;
+        } catch (err) {
+          return (err as Error).name;
+        }
+      },
+      [url, init] as const,
+    );
+  }
+
   describe('another origin, in alice’s logged-in browser, can neither read the API nor change it', () => {
     /** What the attacker's page gets to see; the BFF's answer is observed at the network layer. */
     type Outcome = 'TypeError' | 'navigated';
@@ -435,15 +453,7 @@ describe.skipIf(!chromiumStatus.available)('the demo app in Chromium', () => {
     }[] = [
       {
         name: 'fetch GET /api/accounts with credentials: the answer is unreadable (CORS)',
-        run: (page, bff) =>
-          page.evaluate(async (url) => {
-            try {
-              const answer = await fetch(`${url}/api/accounts`, { credentials: 'include' });
-              return `read ${answer.status}: ${await answer.text()}`;
-            } catch (err) {
-              return (err as Error).name;
-            }
-          }, bff),
+        run: (page, bff) => fetchFromPage(page, `${bff}/api/accounts`, { credentials: 'include' }),
         seen: 'TypeError',
         // The relay serves it (the cookie is same-site); the browser withholds it from the script.
         status: 200,
@@ -451,38 +461,24 @@ describe.skipIf(!chromiumStatus.available)('the demo app in Chromium', () => {
       {
         name: 'fetch POST /api/accounts text/plain with credentials (a simple request, no preflight)',
         run: (page, bff) =>
-          page.evaluate(async (url) => {
-            try {
-              const answer = await fetch(`${url}/api/accounts`, {
-                method: 'POST',
-                credentials: 'include',
-                headers: { 'content-type': 'text/plain' },
-                body: JSON.stringify({ nickname: 'csrf fetch' }),
-              });
-              return `read ${answer.status}`;
-            } catch (err) {
-              return (err as Error).name;
-            }
-          }, bff),
+          fetchFromPage(page, `${bff}/api/accounts`, {
+            method: 'POST',
+            credentials: 'include',
+            headers: { 'content-type': 'text/plain' },
+            body: JSON.stringify({ nickname: 'csrf fetch' }),
+          }),
         seen: 'TypeError',
         status: 403,
       },
       {
         name: 'fetch POST /api/accounts JSON with X-CSRF: 1 (the preflight is refused, nothing sent)',
         run: (page, bff) =>
-          page.evaluate(async (url) => {
-            try {
-              const answer = await fetch(`${url}/api/accounts`, {
-                method: 'POST',
-                credentials: 'include',
-                headers: { 'content-type': 'application/json', 'x-csrf': '1' },
-                body: JSON.stringify({ nickname: 'csrf preflight' }),
-              });
-              return `read ${answer.status}`;
-            } catch (err) {
-              return (err as Error).name;
-            }
-          }, bff),
+          fetchFromPage(page, `${bff}/api/accounts`, {
+            method: 'POST',
+            credentials: 'include',
+            headers: { 'content-type': 'application/json', 'x-csrf': '1' },
+            body: JSON.stringify({ nickname: 'csrf preflight' }),
+          }),
         seen: 'TypeError',
         status: undefined,
       },
