@@ -208,16 +208,10 @@ export function createRequestHandler(
     let operation: OperationMatch | undefined;
     if (route.openapi !== undefined) {
       const found = route.openapi.match(method, path);
-      if (found === undefined) {
+      // An undeclared operation does not exist (architecture contract: anything undeclared is 404),
+      // also when only its method is undeclared: no 405 and no `Allow` mapping the API's surface.
+      if (found === undefined || found === 'method-not-allowed') {
         fail('ERR_GATEWAY_ROUTE_NOT_FOUND');
-        return;
-      }
-      if (found === 'method-not-allowed') {
-        const allow = route.openapi.allowedMethods(path);
-        fail(
-          'ERR_GATEWAY_METHOD_NOT_ALLOWED',
-          allow === undefined ? undefined : { headers: { allow: allow.join(', ') } },
-        );
         return;
       }
       operation = found;

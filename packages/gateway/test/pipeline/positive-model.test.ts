@@ -75,7 +75,8 @@ describe('only declared operations with valid input pass (OpenAPI positive model
 
   it.each([
     ['GET', '/api/undeclared', undefined, 404, 'ERR_GATEWAY_ROUTE_NOT_FOUND'],
-    ['DELETE', '/api/accounts/acc_123', undefined, 405, 'ERR_GATEWAY_METHOD_NOT_ALLOWED'],
+    // Undeclared method on a declared path: 404 like any undeclared operation (no Allow leak).
+    ['DELETE', '/api/accounts/acc_123', undefined, 404, 'ERR_GATEWAY_ROUTE_NOT_FOUND'],
     ['GET', '/api/accounts/not-an-id', undefined, 400, 'ERR_GATEWAY_VALIDATION_FAILED'],
     ['GET', '/api/accounts?limit=1000', undefined, 400, 'ERR_GATEWAY_VALIDATION_FAILED'],
     ['GET', '/api/accounts?limit=abc', undefined, 400, 'ERR_GATEWAY_VALIDATION_FAILED'],
