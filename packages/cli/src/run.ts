@@ -2,6 +2,7 @@ import { isGatehouseError } from '@gatehouse/core';
 import { authServerCommand } from './commands/auth-server.js';
 import { bansCommand } from './commands/bans.js';
 import { bffCommand } from './commands/bff.js';
+import { certsCommand } from './commands/certs.js';
 import { clientsCommand } from './commands/clients.js';
 import { configCommand } from './commands/config.js';
 import { gatewayCommand } from './commands/gateway.js';
@@ -24,6 +25,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   clients: clientsCommand,
   users: usersCommand,
   keys: keysCommand,
+  certs: certsCommand,
   config: configCommand,
 };
 

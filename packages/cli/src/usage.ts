@@ -9,6 +9,18 @@ Demo stack (development only; refused with NODE_ENV=production)
                                           data dir, dev CA and certificates, demo clients and users,
                                           demo.json and the deployment file, without starting anything
 
+Development certificates (the dev CA in <dataDir>/pki; issue and renew refused with NODE_ENV=production)
+  certs issue NAME (--dns D | --ip I | --uri U) ... [--usage server|client|both] [--days N]
+              [--force] [--json]          NAME.pem and NAME-key.pem (0600) signed by the CA, created
+                                          if missing; --days default 30, at most 397
+  certs list [--within DAYS] [--json]     every certificate there, the CA too; exits non-zero when
+                                          one is expired or expires within DAYS (default 14)
+  certs renew NAME ...|--all [--within DAYS] [--days N] [--json]
+                                          same subject, SANs and usage, a new key (--days default: the
+                                          old lifetime), files replaced atomically (--all --within 14:
+                                          only those expiring)
+  (--data-dir DIR, or the data dir of the stack file: --config STACK_FILE, as init)
+
 Components
   auth-server --config FILE [--data-dir DIR]   run the OAuth 2.1 / OpenID Connect server and its admin API
   gateway --config FILE [--data-dir DIR]       run the API gateway and its admin API (SIGHUP reloads the file)
