@@ -4,26 +4,13 @@ import { DEPLOYMENT_OPTIONS, JSON_OPTION, parse, requireValue } from '../args.js
 import { loadDeployment } from '../config/load-deployment.js';
 import { CommandError, EXIT_OK, UsageError, formatTable, writeJson, writeLine, type CliIo } from '../io.js';
 import { withRuntime } from './common.js';
+import { subcommands } from './subcommands.js';
 
 /**
  * `gatehouse bans list|add|remove`: on the durable ban table; running gateways apply a change
  * within a second (event through shared state, or their periodic resync from the database).
  */
-export async function bansCommand(args: readonly string[], io: CliIo): Promise<number> {
-  const [sub, ...rest] = args;
-  switch (sub) {
-    case 'list':
-      return list(rest, io);
-    case 'add':
-      return add(rest, io);
-    case 'remove':
-      return remove(rest, io);
-    default:
-      throw new UsageError(
-        sub === undefined ? 'bans: missing subcommand' : `bans: unknown subcommand ${sub}`,
-      );
-  }
-}
+export const bansCommand = subcommands('bans', { list, add, remove });
 
 const UNITS: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3600, d: 86_400 };
 

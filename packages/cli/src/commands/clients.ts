@@ -4,24 +4,11 @@ import type { ClientView } from '@gatehouse/auth-server';
 import { DEPLOYMENT_OPTIONS, JSON_OPTION, parse, requireValue } from '../args.js';
 import { loadDeployment } from '../config/load-deployment.js';
 import { CommandError, EXIT_OK, UsageError, formatTable, writeJson, writeLine, type CliIo } from '../io.js';
+import { subcommands } from './subcommands.js';
 import { CLI_ACTOR, withRuntime } from './common.js';
 
 /** `gatehouse clients create|list|delete`: directly on the deployment's stores, no server needed. */
-export async function clientsCommand(args: readonly string[], io: CliIo): Promise<number> {
-  const [sub, ...rest] = args;
-  switch (sub) {
-    case 'create':
-      return create(rest, io);
-    case 'list':
-      return list(rest, io);
-    case 'delete':
-      return remove(rest, io);
-    default:
-      throw new UsageError(
-        sub === undefined ? 'clients: missing subcommand' : `clients: unknown subcommand ${sub}`,
-      );
-  }
-}
+export const clientsCommand = subcommands('clients', { create, list, delete: remove });
 
 const GRANT_ALIASES: Readonly<Record<string, string>> = {
   'token-exchange': 'urn:ietf:params:oauth:grant-type:token-exchange',

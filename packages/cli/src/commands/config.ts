@@ -3,23 +3,16 @@ import { DEPLOYMENT_OPTIONS, JSON_OPTION, parse } from '../args.js';
 import { deploymentFindings } from '../config/deployment-checks.js';
 import { deploymentJsonSchema } from '../config/deployment-schema.js';
 import { loadDeployment, splitConfigProblems } from '../config/load-deployment.js';
-import { EXIT_FAILURE, EXIT_OK, UsageError, writeJson, writeLine, type CliIo } from '../io.js';
+import { EXIT_FAILURE, EXIT_OK, writeJson, writeLine, type CliIo } from '../io.js';
+import { subcommands } from './subcommands.js';
 
 /** `gatehouse config validate|schema`. */
-export async function configCommand(args: readonly string[], io: CliIo): Promise<number> {
-  const [sub, ...rest] = args;
-  switch (sub) {
-    case 'validate':
-      return validate(rest, io);
-    case 'schema':
-      parse(rest, {});
-      writeJson(io, deploymentJsonSchema());
-      return EXIT_OK;
-    default:
-      throw new UsageError(
-        sub === undefined ? 'config: missing subcommand' : `config: unknown subcommand ${sub}`,
-      );
-  }
+export const configCommand = subcommands('config', { validate, schema: schemaSubcommand });
+
+function schemaSubcommand(rest: readonly string[], io: CliIo): Promise<number> {
+  parse(rest, {});
+  writeJson(io, deploymentJsonSchema());
+  return Promise.resolve(EXIT_OK);
 }
 
 /**

@@ -11,24 +11,11 @@ import { loadDeployment, type Deployment } from '../config/load-deployment.js';
 import { EXIT_FAILURE, EXIT_OK, UsageError, formatTable, writeJson, writeLine, type CliIo } from '../io.js';
 import { loadDeploymentKek } from '../runtime/kek.js';
 import type { Runtime } from '../runtime/open-runtime.js';
+import { subcommands } from './subcommands.js';
 import { CLI_ACTOR, withRuntime } from './common.js';
 
 /** `gatehouse keys list|rotate|check`: the signing-key lifecycle, on the deployment's stores. */
-export async function keysCommand(args: readonly string[], io: CliIo): Promise<number> {
-  const [sub, ...rest] = args;
-  switch (sub) {
-    case 'list':
-      return list(rest, io);
-    case 'rotate':
-      return rotate(rest, io);
-    case 'check':
-      return check(rest, io);
-    default:
-      throw new UsageError(
-        sub === undefined ? 'keys: missing subcommand' : `keys: unknown subcommand ${sub}`,
-      );
-  }
-}
+export const keysCommand = subcommands('keys', { list, rotate, check });
 
 type KeyCheck = Awaited<ReturnType<AdminOperations['checkKeys']>>;
 

@@ -1,25 +1,12 @@
 import { DEPLOYMENT_OPTIONS, JSON_OPTION, parse, requireValue } from '../args.js';
 import { loadDeployment } from '../config/load-deployment.js';
-import { EXIT_OK, UsageError, formatTable, writeJson, writeLine, type CliIo } from '../io.js';
+import { EXIT_OK, formatTable, writeJson, writeLine, type CliIo } from '../io.js';
+import { subcommands } from './subcommands.js';
 import { CLI_ACTOR, withRuntime } from './common.js';
 import { readPassword } from './read-password.js';
 
 /** `gatehouse users create|list|delete`: directly on the deployment's stores. */
-export async function usersCommand(args: readonly string[], io: CliIo): Promise<number> {
-  const [sub, ...rest] = args;
-  switch (sub) {
-    case 'create':
-      return create(rest, io);
-    case 'list':
-      return list(rest, io);
-    case 'delete':
-      return remove(rest, io);
-    default:
-      throw new UsageError(
-        sub === undefined ? 'users: missing subcommand' : `users: unknown subcommand ${sub}`,
-      );
-  }
-}
+export const usersCommand = subcommands('users', { create, list, delete: remove });
 
 async function create(args: readonly string[], io: CliIo): Promise<number> {
   const { values } = parse(args, {
