@@ -92,3 +92,12 @@ export type {
   DevCa,
   IssueCertificateOptions,
 } from './pki/dev-ca.js';
+export {
+  tlsListenerSchema,
+  type TlsListenerConfig,
+  type TlsListenerInput,
+} from './tls/tls-listener-schema.js';
+export { loadTlsServerOptions, type TlsServerOptions } from './tls/load-tls-server-options.js';
+export { watchTlsFiles, type TlsReloader, type WatchTlsFilesOptions } from './tls/watch-tls-files.js';
+export { describeCertificate, type CertificateInfo } from './tls/describe-certificate.js';
+export { attachOcspStapling } from './tls/attach-ocsp-stapling.js';
