@@ -23,6 +23,11 @@ export interface AuthServerDeps {
    * tests may lower it.
    */
   readonly passwordLogN?: number;
+  /**
+   * Folder that relative file paths of the configuration (`listen.tls.*File`, `mtls.caFile`) are
+   * resolved against: the configuration file's folder. Default: the working directory.
+   */
+  readonly baseDir?: string;
 }
 
 /** Shared-state channel on which revocations are published (see tokens/revocation-events.ts). */

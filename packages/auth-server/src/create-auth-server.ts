@@ -1,5 +1,14 @@
+import type { X509Certificate } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { migrateToLatest } from '@gatehouse/core';
+import type { Server as TlsServer } from 'node:tls';
+import {
+  attachOcspStapling,
+  loadTlsServerOptions,
+  migrateToLatest,
+  watchTlsFiles,
+  type TlsReloader,
+  type TlsServerOptions,
+} from '@gatehouse/core';
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import { registerDiscovery } from './actions/discovery.js';
@@ -14,13 +23,21 @@ import { authServerMigrations } from './db/migrations.js';
 import { createApp } from './http/create-app.js';
 import { registerInteractionActions } from './interaction/register.js';
 import { createKeyService } from './keys/key-service.js';
+import { createCertificateReader } from './mtls/create-certificate-reader.js';
+import { loadTrustAnchors, parsePemCertificates } from './mtls/load-trust-anchors.js';
+import type { PkiTrust } from './mtls/verify-client-certificate.js';
 import { buildEndpoints, type AuthServerServices } from './services.js';
 
 export interface AuthServer {
   readonly app: FastifyInstance;
   readonly services: AuthServerServices;
-  /** Listens on `config.listen` (port 0: any free port); resolves the bound URL. */
+  /** Listens on `config.listen` (port 0: any free port); resolves the bound URL (https with `listen.tls`). */
   listen(): Promise<string>;
+  /**
+   * Re-reads `listen.tls` files now (the entry point calls it on SIGHUP; file changes are picked up
+   * by themselves). True when the new certificate is in force; false without TLS or when refused.
+   */
+  reloadTls(): Promise<boolean>;
   /** Stops accepting requests, finishes those in flight, stops the key scheduler. */
   close(): Promise<void>;
 }
@@ -49,24 +66,55 @@ async function maxTokenLifetimeSec(deps: AuthServerDeps): Promise<number> {
   );
 }
 
+/** The listener CA (`ca` of the TLS options in force) as parsed certificates, re-parsed after a reload. */
+function listenerAnchors(): (ca: TlsServerOptions['ca']) => X509Certificate[] {
+  let last: TlsServerOptions['ca'];
+  let anchors: X509Certificate[] = [];
+  return (ca) => {
+    if (ca !== last) {
+      last = ca;
+      // Without caFile the listener trusts nothing (core passes an empty list).
+      const empty = ca === undefined || (Array.isArray(ca) && ca.length === 0);
+      anchors = empty ? [] : parsePemCertificates(ca, 'listen.tls.caFile');
+    }
+    return anchors;
+  };
+}
+
 /**
  * Builds the authorization server on its dependencies: migrates the database, prepares the
- * signing keys and registers every endpoint under the issuer's path.
+ * signing keys and registers every endpoint under the issuer's path. With `listen.tls` the files
+ * are read now (an unusable one fails here, not at the first handshake) and then watched.
  */
 export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer> {
+  const { config } = deps;
+  const baseDir = deps.baseDir ?? process.cwd();
+  const tls = config.listen.tls;
+  const tlsOptions = tls === undefined ? undefined : loadTlsServerOptions(tls, baseDir);
+  // RFC 8705 §2.1: the CAs of tls_client_auth: mtls.caFile, else the listener's own client CAs.
+  const mtlsAnchors =
+    config.mtls.caFile === undefined ? undefined : loadTrustAnchors(config.mtls.caFile, baseDir);
   await migrateAuthServer(deps.db as Kysely<unknown>);
-  const issuerPath = new URL(deps.config.issuer).pathname.replace(/\/$/, '');
+  const issuerPath = new URL(config.issuer).pathname.replace(/\/$/, '');
   const clients = createClientStore(deps, { cacheTtlMs: CLIENT_CACHE_TTL_MS });
   const keys = createKeyService(deps, () => maxTokenLifetimeSec(deps));
+
+  const app = createApp({ logger: deps.logger, https: tlsOptions });
+  let reloader: TlsReloader | undefined;
+  const anchorsOf = listenerAnchors();
+  const pki = (): PkiTrust =>
+    mtlsAnchors !== undefined
+      ? { anchors: mtlsAnchors, listenerVerified: false }
+      : { anchors: anchorsOf((reloader?.current() ?? tlsOptions)?.ca), listenerVerified: true };
   const services: AuthServerServices = {
     deps,
-    endpoints: buildEndpoints(deps.config.issuer),
+    endpoints: buildEndpoints(config.issuer),
     keys,
     clients,
-    authenticateClient: createClientAuthenticator(deps, clients),
+    authenticateClient: createClientAuthenticator(deps, clients, { pki }),
+    readCertificate: createCertificateReader(deps),
   };
 
-  const app = createApp({ logger: deps.logger });
   registerDiscovery(app, services, issuerPath);
   registerJwks(app, services, issuerPath);
   registerToken(app, services, issuerPath);
@@ -75,10 +123,18 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
   registerInteractionActions(app, services, issuerPath);
   // The admin API is not on the issuer: see admin/create-admin-app.ts (its own listener, admin.listen).
 
+  if (tls !== undefined) {
+    const server = app.server as unknown as TlsServer;
+    attachOcspStapling(server, tls, baseDir);
+    // New handshakes get a replaced certificate; established connections keep theirs.
+    reloader = watchTlsFiles(server, tls, baseDir, { logger: deps.logger });
+  }
+
   await clients.start();
   try {
     await keys.start();
   } catch (err) {
+    reloader?.close();
     await clients.stop();
     throw err;
   }
@@ -86,12 +142,14 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
     app,
     services,
     async listen() {
-      await app.listen({ host: deps.config.listen.host, port: deps.config.listen.port });
+      await app.listen({ host: config.listen.host, port: config.listen.port });
       const address = app.server.address() as AddressInfo;
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-      return `http://${host}:${address.port}`;
+      return `${tls === undefined ? 'http' : 'https'}://${host}:${address.port}`;
     },
+    reloadTls: () => reloader?.reload() ?? Promise.resolve(false),
     async close() {
+      reloader?.close();
       await keys.stop();
       await app.close();
       await clients.stop();

@@ -3,6 +3,7 @@ import type { Client } from './clients/client.js';
 import type { ClientStore } from './clients/client-store.js';
 import type { ClientCredentials } from './clients/authenticate-client.js';
 import type { KeyService } from './keys/key-service.js';
+import type { CertificateReader } from './mtls/create-certificate-reader.js';
 
 /** Absolute URLs of the endpoints, as advertised in discovery (the contract for clients). */
 export interface Endpoints {
@@ -45,4 +46,6 @@ export interface AuthServerServices {
   readonly keys: KeyService;
   readonly clients: ClientStore;
   readonly authenticateClient: (credentials: ClientCredentials) => Promise<Client>;
+  /** The TLS client certificate of a request (RFC 8705), from the socket or a trusted proxy. */
+  readonly readCertificate: CertificateReader;
 }

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { GRANT_TYPES } from '../clients/client.js';
 import type { AuthServerServices } from '../services.js';
 import { CLIENT_SIGNING_ALGORITHMS } from '../clients/client-algorithms.js';
+import { acceptsClientCertificates } from '../mtls/accepts-client-certificates.js';
 
 /**
  * Authorization server metadata (RFC 8414 §2) and OpenID Provider metadata (OIDC Discovery §3),
@@ -10,7 +11,15 @@ import { CLIENT_SIGNING_ALGORITHMS } from '../clients/client-algorithms.js';
 export function buildMetadata(services: AuthServerServices): Record<string, unknown> {
   const { endpoints, deps } = services;
   const { config } = deps;
-  const authMethods = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'];
+  // RFC 8705 §2 methods and §3 bound tokens only when a client certificate can reach the server.
+  const mtls = acceptsClientCertificates(config);
+  const authMethods = [
+    'client_secret_basic',
+    'client_secret_post',
+    'private_key_jwt',
+    ...(mtls ? ['tls_client_auth', 'self_signed_tls_client_auth'] : []),
+    'none',
+  ];
   const resourceScopes = config.resources.flatMap((r) => r.scopes);
   return {
     issuer: config.issuer,
@@ -64,7 +73,8 @@ export function buildMetadata(services: AuthServerServices): Record<string, unkn
     backchannel_logout_supported: true,
     backchannel_logout_session_supported: true,
     frontchannel_logout_supported: false,
-    tls_client_certificate_bound_access_tokens: false,
+    // RFC 8705 §3.3. No mtls_endpoint_aliases (§5): the endpoints themselves take certificates.
+    tls_client_certificate_bound_access_tokens: mtls,
   };
 }
 

@@ -13,6 +13,18 @@ export const INTROSPECTION_JWT = 'application/token-introspection+jwt';
 
 const seconds = (ms: number): number => Math.floor(ms / 1000);
 
+/**
+ * RFC 7662 §2.2 with RFC 7800 §3.1 / RFC 9449 §6.2 / RFC 8705 §3.2: the confirmation a resource
+ * server checks (DPoP key thumbprint, certificate thumbprint), omitted for an unbound token.
+ */
+function confirmation(jkt: string | null, x5tS256: string | null): Record<string, unknown> {
+  const cnf = {
+    ...(jkt === null ? {} : { jkt }),
+    ...(x5tS256 === null ? {} : { 'x5t#S256': x5tS256 }),
+  };
+  return Object.keys(cnf).length === 0 ? {} : { cnf };
+}
+
 /** Whether the `Accept` header asks for a JWT response (RFC 9701 §4), ignoring `q=0` ranges. */
 function wantsJwt(accept: string | undefined): boolean {
   if (accept === undefined) return false;
@@ -46,7 +58,7 @@ function describe(
       iss: issuer,
       jti: row.jti,
       token_type: row.dpop_jkt === null ? 'Bearer' : 'DPoP',
-      ...(row.dpop_jkt === null ? {} : { cnf: { jkt: row.dpop_jkt } }),
+      ...confirmation(row.dpop_jkt, row.x5t_s256),
     };
   }
   const { row, grant } = found;
@@ -60,7 +72,7 @@ function describe(
     exp: seconds(Math.min(row.idle_expires_at, grant.expires_at)),
     iat: seconds(row.created_at),
     iss: issuer,
-    ...(grant.dpop_jkt === null ? {} : { cnf: { jkt: grant.dpop_jkt } }),
+    ...confirmation(grant.dpop_jkt, grant.x5t_s256),
   };
 }
 

@@ -11,7 +11,7 @@ import {
 import type { InteractionContext } from '../interaction/context.js';
 import { auditRefusal } from '../interaction/flow.js';
 import { ENDPOINT_PATHS } from '../services.js';
-import { challengeBasic } from './token.js';
+import { authenticate, challengeBasic } from './token.js';
 
 /**
  * Pushed authorization requests (RFC 9126): the client authenticates, the request is validated
@@ -28,13 +28,7 @@ export function registerPar(app: FastifyInstance, ctx: InteractionContext, prefi
   };
   app.post(`${prefix}${ENDPOINT_PATHS.par}`, { onError }, async (request, reply) => {
     const form = formOf(request);
-    const client = await services.authenticateClient({
-      authorization: request.headers.authorization,
-      params: form,
-      endpoint: services.endpoints.par,
-      sourceIp: sourceIpOf(request),
-      requestId: request.id,
-    });
+    const client = await authenticate(services, request, services.endpoints.par);
     try {
       if (form['client_id'] !== undefined && form['client_id'] !== client.clientId)
         throw new GatehouseError('ERR_OAUTH_INVALID_REQUEST', { detail: 'client_id differs' });

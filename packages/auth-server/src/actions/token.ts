@@ -6,6 +6,8 @@ import type { Client } from '../clients/client.js';
 import { registerDpopNonces, verifyDpopAtEndpoint } from '../dpop/verify-dpop.js';
 import { GRANT_HANDLERS, isKnownGrant } from '../grants/handlers.js';
 import { formOf, sourceIpOf } from '../http/create-app.js';
+import { certificateBindingOf } from '../mtls/certificate-binding.js';
+import type { CertificateEvidence } from '../mtls/client-certificate.js';
 import { ENDPOINT_PATHS, type AuthServerServices } from '../services.js';
 
 /**
@@ -19,16 +21,21 @@ export function challengeBasic(reply: FastifyReply, services: AuthServerServices
   }
 }
 
-/** Authenticates the client of a token, introspection or revocation request (RFC 6749 §2.3). */
+/**
+ * Authenticates the client of a token, introspection, revocation or PAR request (RFC 6749 §2.3,
+ * RFC 8705 §2: with the TLS client certificate, read here unless the caller already has it).
+ */
 export function authenticate(
   services: AuthServerServices,
   request: FastifyRequest,
   endpoint: string,
+  certificate: CertificateEvidence = services.readCertificate(request),
 ): Promise<Client> {
   return services.authenticateClient({
     authorization: request.headers.authorization,
     params: formOf(request),
     endpoint,
+    certificate,
     sourceIp: sourceIpOf(request),
     requestId: request.id,
   });
@@ -73,7 +80,8 @@ export function registerToken(app: FastifyInstance, services: AuthServerServices
     facts.set(request, known);
     // DPoP first: a nonce challenge must not use up a private_key_jwt assertion's jti.
     const dpopJkt = await verifyDpopAtEndpoint(services, request, endpoints.token);
-    const client = await authenticate(services, request, endpoints.token);
+    const certificate = services.readCertificate(request);
+    const client = await authenticate(services, request, endpoints.token, certificate);
     known.clientId = client.clientId;
     if (grantType === undefined) {
       throw new GatehouseError('ERR_OAUTH_INVALID_REQUEST', { detail: 'missing grant_type' });
@@ -84,11 +92,14 @@ export function registerToken(app: FastifyInstance, services: AuthServerServices
     if (!client.grantTypes.includes(grantType)) {
       throw new GatehouseError('ERR_OAUTH_UNAUTHORIZED_CLIENT', { detail: 'grant type not registered' });
     }
+    // Before the grant runs: a refused request must not have consumed a code or a refresh token.
+    const x5tS256 = certificateBindingOf(client, certificate);
     const result = await GRANT_HANDLERS[grantType]({
       services,
       client,
       params,
       dpopJkt,
+      x5tS256,
       sourceIp: sourceIpOf(request),
       requestId: request.id,
     });

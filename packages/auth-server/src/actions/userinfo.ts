@@ -1,7 +1,9 @@
+import { TLSSocket } from 'node:tls';
 import { GuardError, type GuardRequest } from '@gatehouse/guard';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { sourceIpOf } from '../http/create-app.js';
 import type { InteractionContext } from '../interaction/context.js';
+import { toPeerCertificate } from '../mtls/to-peer-certificate.js';
 import { createUserinfoGuard } from '../oidc/userinfo-verifier.js';
 import { ENDPOINT_PATHS } from '../services.js';
 
@@ -15,15 +17,16 @@ function headerValues(request: FastifyRequest, name: string): string[] {
   return values;
 }
 
-function guardRequestOf(request: FastifyRequest): GuardRequest {
+function guardRequestOf(ctx: InteractionContext, request: FastifyRequest): GuardRequest {
   return {
     method: request.method,
     path: request.url,
     host: request.headers.host,
-    secure: false,
+    secure: request.raw.socket instanceof TLSSocket,
     authorization: headerValues(request, 'authorization'),
     dpop: headerValues(request, 'dpop'),
-    peerCertificate: undefined,
+    // RFC 8705 §3: a certificate-bound token is good only with its certificate.
+    peerCertificate: toPeerCertificate(ctx.services.readCertificate(request)),
     sourceIp: sourceIpOf(request),
     requestId: request.id,
   };
@@ -37,7 +40,7 @@ function guardRequestOf(request: FastifyRequest): GuardRequest {
 export function registerUserinfo(app: FastifyInstance, ctx: InteractionContext, prefix: string): void {
   const guard = createUserinfoGuard(ctx.services);
   const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
-    const guardRequest = guardRequestOf(request);
+    const guardRequest = guardRequestOf(ctx, request);
     try {
       const principal = await guard.authenticate(guardRequest);
       const user = await ctx.users.get(principal.sub);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import type { Client } from '../clients/client.js';
-import { GRANT_TYPES } from '../clients/client.js';
+import type { Client, TlsClientAuthName } from '../clients/client.js';
+import { CLIENT_AUTH_METHODS, GRANT_TYPES, TLS_CLIENT_AUTH_NAME_KINDS } from '../clients/client.js';
 import type { CreateClientInput } from '../clients/client-store.js';
 import type { KeyInfo } from '../keys/key-service.js';
 
@@ -25,6 +25,14 @@ export interface ClientView {
   readonly can_introspect: boolean;
   readonly backchannel_logout_uri: string | null;
   readonly jwks: Client['jwks'];
+  /** RFC 8705 §2.1.2: the one certificate name of a tls_client_auth client (only that member). */
+  readonly tls_client_auth_subject_dn?: string;
+  readonly tls_client_auth_san_dns?: string;
+  readonly tls_client_auth_san_uri?: string;
+  readonly tls_client_auth_san_ip?: string;
+  readonly tls_client_auth_san_email?: string;
+  /** RFC 8705 §3.4. */
+  readonly tls_client_certificate_bound_access_tokens: boolean;
   readonly access_token_ttl_sec: number | null;
   readonly refresh_idle_ttl_sec: number | null;
   readonly refresh_absolute_ttl_sec: number | null;
@@ -47,6 +55,10 @@ export function clientView(client: Client): ClientView {
     can_introspect: client.canIntrospect,
     backchannel_logout_uri: client.backchannelLogoutUri,
     jwks: client.jwks,
+    ...(client.tlsClientAuth === null
+      ? {}
+      : { [`tls_client_auth_${client.tlsClientAuth.kind}`]: client.tlsClientAuth.value }),
+    tls_client_certificate_bound_access_tokens: client.tlsClientCertificateBoundAccessTokens,
     access_token_ttl_sec: client.accessTokenTtlSec,
     refresh_idle_ttl_sec: client.refreshIdleTtlSec,
     refresh_absolute_ttl_sec: client.refreshAbsoluteTtlSec,
@@ -55,33 +67,62 @@ export function clientView(client: Client): ClientView {
 
 const SCOPE = /^[\x21\x23-\x5b\x5d-\x7e]+( [\x21\x23-\x5b\x5d-\x7e]+)*$/;
 const ttl = z.number().int().positive().optional();
+const tlsName = z.string().min(1).max(1024).optional();
 
 /** A new client as the admin API and `gatehouse clients create` take it (RFC 7591 §2 names). */
-export const clientInputSchema = z.strictObject({
-  client_name: z.string().min(1).max(200),
-  client_id: z
-    .string()
-    .regex(/^[A-Za-z0-9._~-]{1,128}$/)
-    .optional(),
-  grant_types: z.array(z.enum(GRANT_TYPES)).min(1),
-  scope: z.string().regex(SCOPE, 'space-separated scope tokens (RFC 6749 §3.3)').optional(),
-  token_format: z.enum(['opaque', 'jwt']).optional(),
-  token_endpoint_auth_method: z
-    .enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'])
-    .optional(),
-  redirect_uris: z.array(z.string()).optional(),
-  post_logout_redirect_uris: z.array(z.string()).optional(),
-  resources: z.array(z.string()).optional(),
-  first_party: z.boolean().optional(),
-  require_pushed_authorization_requests: z.boolean().optional(),
-  can_introspect: z.boolean().optional(),
-  jwks: z.strictObject({ keys: z.array(z.record(z.string(), z.unknown())).min(1) }).optional(),
-  backchannel_logout_uri: z.string().optional(),
-  access_token_ttl_sec: ttl,
-  refresh_idle_ttl_sec: ttl,
-  refresh_absolute_ttl_sec: ttl,
-});
+export const clientInputSchema = z
+  .strictObject({
+    client_name: z.string().min(1).max(200),
+    client_id: z
+      .string()
+      .regex(/^[A-Za-z0-9._~-]{1,128}$/)
+      .optional(),
+    grant_types: z.array(z.enum(GRANT_TYPES)).min(1),
+    scope: z.string().regex(SCOPE, 'space-separated scope tokens (RFC 6749 §3.3)').optional(),
+    token_format: z.enum(['opaque', 'jwt']).optional(),
+    token_endpoint_auth_method: z.enum(CLIENT_AUTH_METHODS).optional(),
+    redirect_uris: z.array(z.string()).optional(),
+    post_logout_redirect_uris: z.array(z.string()).optional(),
+    resources: z.array(z.string()).optional(),
+    first_party: z.boolean().optional(),
+    require_pushed_authorization_requests: z.boolean().optional(),
+    can_introspect: z.boolean().optional(),
+    jwks: z.strictObject({ keys: z.array(z.record(z.string(), z.unknown())).min(1) }).optional(),
+    backchannel_logout_uri: z.string().optional(),
+    // RFC 8705 §2.1.2 (tls_client_auth: exactly one) and §3.4.
+    tls_client_auth_subject_dn: tlsName,
+    tls_client_auth_san_dns: tlsName,
+    tls_client_auth_san_uri: tlsName,
+    tls_client_auth_san_ip: tlsName,
+    tls_client_auth_san_email: tlsName,
+    tls_client_certificate_bound_access_tokens: z.boolean().optional(),
+    access_token_ttl_sec: ttl,
+    refresh_idle_ttl_sec: ttl,
+    refresh_absolute_ttl_sec: ttl,
+  })
+  .refine(
+    (input) => TLS_CLIENT_AUTH_NAME_KINDS.filter((kind) => tlsNameOf(input, kind) !== undefined).length <= 1,
+    {
+      error: 'at most one tls_client_auth_* certificate name (RFC 8705 §2.1.2)',
+    },
+  );
 export type ClientInput = z.output<typeof clientInputSchema>;
+
+function tlsNameOf(
+  input: Partial<Record<`tls_client_auth_${TlsClientAuthName['kind']}`, string | undefined>>,
+  kind: TlsClientAuthName['kind'],
+): string | undefined {
+  return input[`tls_client_auth_${kind}`];
+}
+
+/** The one registered certificate name of the input, if any. */
+function tlsClientAuthOf(input: ClientInput): TlsClientAuthName | undefined {
+  for (const kind of TLS_CLIENT_AUTH_NAME_KINDS) {
+    const value = tlsNameOf(input, kind);
+    if (value !== undefined) return { kind, value };
+  }
+  return undefined;
+}
 
 export function toCreateClientInput(input: ClientInput): CreateClientInput {
   const optional = <K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> =>
@@ -100,6 +141,8 @@ export function toCreateClientInput(input: ClientInput): CreateClientInput {
     ...optional('requirePar', input.require_pushed_authorization_requests),
     ...optional('canIntrospect', input.can_introspect),
     ...optional('jwks', input.jwks),
+    ...optional('tlsClientAuth', tlsClientAuthOf(input)),
+    ...optional('tlsClientCertificateBoundAccessTokens', input.tls_client_certificate_bound_access_tokens),
     ...optional('backchannelLogoutUri', input.backchannel_logout_uri),
     ...optional('accessTokenTtlSec', input.access_token_ttl_sec),
     ...optional('refreshIdleTtlSec', input.refresh_idle_ttl_sec),

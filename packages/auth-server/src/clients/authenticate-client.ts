@@ -4,8 +4,12 @@ import { createVerifier, type Verifier } from '@gatehouse/guard';
 import { audit } from '../audit.js';
 import type { AuthServerDeps } from '../context.js';
 import type { Params } from '../http/params.js';
+import type { CertificateEvidence } from '../mtls/client-certificate.js';
+import { certificateKeyProblem } from '../mtls/match-certificate-key.js';
+import { certificateNameProblem } from '../mtls/match-certificate-name.js';
+import { pkiProblem, type PkiTrust } from '../mtls/verify-client-certificate.js';
 import { CLIENT_SIGNING_ALGORITHMS } from './client-algorithms.js';
-import type { Client, ClientAuthMethod } from './client.js';
+import { isMtlsMethod, type Client, type ClientAuthMethod } from './client.js';
 import type { ClientStore } from './client-store.js';
 
 /** What a request presents to authenticate its client (RFC 6749 §2.3). */
@@ -15,6 +19,8 @@ export interface ClientCredentials {
   readonly params: Params;
   /** URL of the endpoint being called: an accepted `aud` of a private_key_jwt assertion. */
   readonly endpoint: string;
+  /** The TLS client certificate of the request (RFC 8705 §2); absent means none. */
+  readonly certificate?: CertificateEvidence | undefined;
   readonly sourceIp?: string | undefined;
   readonly requestId?: string | undefined;
 }
@@ -55,15 +61,53 @@ function secretMatches(client: Client, secret: string): boolean {
 }
 
 /**
+ * RFC 8705 §2: a client registered for a mutual-TLS method is authenticated by the certificate of
+ * the request (it sends only `client_id`): `tls_client_auth` needs a certificate that chains to a
+ * configured CA and carries the registered name; `self_signed_tls_client_auth` one whose key is
+ * among the client's registered keys.
+ */
+function checkCertificate(
+  client: Client,
+  evidence: CertificateEvidence | undefined,
+  trust: PkiTrust,
+  nowMs: number,
+): void {
+  if (evidence?.status !== 'present') throw new InvalidClientError('no client certificate', false);
+  const { certificate } = evidence;
+  const problem =
+    client.authMethod === 'tls_client_auth'
+      ? (pkiProblem(certificate, trust, nowMs) ??
+        (client.tlsClientAuth === null
+          ? 'no certificate name registered'
+          : certificateNameProblem(certificate.x509, client.tlsClientAuth)))
+      : certificateKeyProblem(certificate, client.jwks);
+  if (problem !== undefined) throw new InvalidClientError(problem, false);
+}
+
+export interface ClientAuthenticatorOptions {
+  /**
+   * The CAs tls_client_auth certificates chain to, as in force now (the listener's CA file may be
+   * reloaded). Absent: none, so that method always fails.
+   */
+  readonly pki?: () => PkiTrust;
+}
+
+const NO_PKI = (): PkiTrust => ({ anchors: [], listenerVerified: false });
+
+/**
  * Authenticates the client of a token-endpoint style request. Exactly one method may be used
  * (RFC 6749 §2.3); it must be the one the client registered; secrets compare in constant time;
  * `private_key_jwt` assertions (RFC 7523 §3) are verified with guard against the client's keys and
- * their `jti` is single-use. Every failure is `invalid_client` and audited.
+ * their `jti` is single-use; mutual-TLS clients (RFC 8705 §2) present their certificate. A
+ * certificate header a trusted proxy sent but that cannot be read fails every method. Every
+ * failure is `invalid_client` and audited.
  */
 export function createClientAuthenticator(
   deps: Pick<AuthServerDeps, 'config' | 'state' | 'now' | 'audit' | 'logger'>,
   clients: ClientStore,
+  options: ClientAuthenticatorOptions = {},
 ): (credentials: ClientCredentials) => Promise<Client> {
+  const pki = options.pki ?? NO_PKI;
   const verifiers = new Map<string, { jwks: string; verifier: Verifier }>();
 
   function assertionVerifier(client: Client, endpoint: string): Verifier {
@@ -88,6 +132,9 @@ export function createClientAuthenticator(
 
   async function authenticate(credentials: ClientCredentials): Promise<Client> {
     const { params } = credentials;
+    if (credentials.certificate?.status === 'malformed') {
+      throw new InvalidClientError(credentials.certificate.reason, false);
+    }
     const basic =
       credentials.authorization === undefined ? undefined : decodeBasic(credentials.authorization);
     if (credentials.authorization !== undefined && basic === undefined) {
@@ -122,6 +169,11 @@ export function createClientAuthenticator(
 
     const client = await clients.get(clientId);
     if (client === undefined) throw new InvalidClientError('unknown client', basic !== undefined);
+    // RFC 8705 §2: no secret and no assertion, only client_id, and the certificate of the request.
+    if (method === 'none' && isMtlsMethod(client.authMethod)) {
+      checkCertificate(client, credentials.certificate, pki(), deps.now());
+      return client;
+    }
     if (client.authMethod !== method) {
       throw new InvalidClientError(
         `client registered for ${client.authMethod}, used ${method}`,

@@ -2,11 +2,16 @@ import { GatehouseError, hashToken, randomToken } from '@gatehouse/core';
 import type { Selectable } from 'kysely';
 import type { AuthServerDeps } from '../context.js';
 import type { ClientTable } from '../db/schema.js';
+import { isIP } from 'node:net';
+import { parseRfc4514 } from '../mtls/distinguished-name.js';
 import {
   GRANT_TYPES,
+  TLS_CLIENT_AUTH_NAME_KINDS,
   type Client,
   type ClientAuthMethod,
   type GrantType,
+  type TlsClientAuthName,
+  type TlsClientAuthNameKind,
   type TokenFormat,
 } from './client.js';
 
@@ -23,6 +28,10 @@ export interface CreateClientInput {
   readonly firstParty?: boolean;
   readonly requirePar?: boolean;
   readonly jwks?: { readonly keys: readonly unknown[] } | null;
+  /** RFC 8705 §2.1.2: required for (and only for) tls_client_auth. */
+  readonly tlsClientAuth?: TlsClientAuthName | null;
+  /** RFC 8705 §3.4 tls_client_certificate_bound_access_tokens. */
+  readonly tlsClientCertificateBoundAccessTokens?: boolean;
   readonly backchannelLogoutUri?: string | null;
   readonly canIntrospect?: boolean;
   readonly accessTokenTtlSec?: number | null;
@@ -69,6 +78,25 @@ function resourceProblem(uri: string): string | undefined {
   }
 }
 
+/** RFC 8705 §2.1.2: the registered name must be one a certificate can carry. */
+function tlsNameProblem(name: TlsClientAuthName): string | undefined {
+  const { kind, value } = name;
+  if (!(TLS_CLIENT_AUTH_NAME_KINDS as readonly string[]).includes(kind)) return `unknown kind ${kind}`;
+  if (value.length === 0 || value.length > 1024) return '1 to 1024 characters';
+  switch (kind) {
+    case 'subject_dn':
+      return parseRfc4514(value) === undefined ? 'not an RFC 4514 distinguished name' : undefined;
+    case 'san_dns':
+      return /^[A-Za-z0-9*]([A-Za-z0-9.*-]*[A-Za-z0-9])?\.?$/.test(value) ? undefined : 'not a DNS name';
+    case 'san_uri':
+      return URL.canParse(value) ? undefined : 'not an absolute URI';
+    case 'san_ip':
+      return isIP(value) === 0 ? 'not an IP address' : undefined;
+    case 'san_email':
+      return /^[^@\s]+@[^@\s]+$/.test(value) ? undefined : 'not an email address';
+  }
+}
+
 function validate(input: CreateClientInput, authMethod: ClientAuthMethod): string[] {
   const problems: string[] = [];
   if (input.name.trim() === '' || input.name.length > 200) problems.push('name: 1 to 200 characters');
@@ -106,8 +134,23 @@ function validate(input: CreateClientInput, authMethod: ClientAuthMethod): strin
     }
     if (input.canIntrospect === true) problems.push('a public client cannot introspect');
   }
-  if (authMethod === 'private_key_jwt' && (input.jwks == null || input.jwks.keys.length === 0)) {
-    problems.push('jwks: required for private_key_jwt');
+  if (
+    (authMethod === 'private_key_jwt' || authMethod === 'self_signed_tls_client_auth') &&
+    (input.jwks == null || input.jwks.keys.length === 0)
+  ) {
+    problems.push(`jwks: required for ${authMethod}`);
+  }
+  // RFC 8705 §2.1.2: a tls_client_auth client registers exactly one certificate name; no other
+  // method uses one (a stale name on another client would read as a credential it does not have).
+  if (authMethod === 'tls_client_auth') {
+    if (input.tlsClientAuth == null) {
+      problems.push('tls_client_auth needs exactly one of subject DN, SAN DNS, URI, IP or email');
+    } else {
+      const problem = tlsNameProblem(input.tlsClientAuth);
+      if (problem !== undefined) problems.push(`tls_client_auth_${input.tlsClientAuth.kind}: ${problem}`);
+    }
+  } else if (input.tlsClientAuth != null) {
+    problems.push('a certificate name is only for tls_client_auth');
   }
   for (const [name, value] of [
     ['accessTokenTtlSec', input.accessTokenTtlSec],
@@ -144,6 +187,14 @@ export function clientFromRow(row: Selectable<ClientTable>): Client {
     requirePar: row.require_par === 1,
     jwks: row.jwks === null ? null : (JSON.parse(row.jwks) as { keys: unknown[] }),
     backchannelLogoutUri: row.backchannel_logout_uri,
+    tlsClientAuth:
+      row.tls_client_auth_kind === null || row.tls_client_auth_value === null
+        ? null
+        : Object.freeze({
+            kind: row.tls_client_auth_kind as TlsClientAuthNameKind,
+            value: row.tls_client_auth_value,
+          }),
+    tlsClientCertificateBoundAccessTokens: row.tls_bound_tokens === 1,
     canIntrospect: row.can_introspect === 1,
     accessTokenTtlSec: row.access_token_ttl_sec,
     refreshIdleTtlSec: row.refresh_idle_ttl_sec,
@@ -297,6 +348,7 @@ export function createClientStore(deps: ClientStoreDeps, options: ClientStoreOpt
         authMethod === 'client_secret_basic' || authMethod === 'client_secret_post'
           ? randomToken()
           : undefined;
+      const tlsName = authMethod === 'tls_client_auth' ? (input.tlsClientAuth ?? null) : null;
       const row: ClientTable = {
         client_id: clientId,
         name: input.name,
@@ -317,6 +369,9 @@ export function createClientStore(deps: ClientStoreDeps, options: ClientStoreOpt
         refresh_idle_ttl_sec: input.refreshIdleTtlSec ?? null,
         refresh_absolute_ttl_sec: input.refreshAbsoluteTtlSec ?? null,
         created_at: deps.now(),
+        tls_client_auth_kind: tlsName?.kind ?? null,
+        tls_client_auth_value: tlsName?.value ?? null,
+        tls_bound_tokens: input.tlsClientCertificateBoundAccessTokens === true ? 1 : 0,
       };
       const existing = await db
         .selectFrom('clients')

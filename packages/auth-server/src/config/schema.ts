@@ -1,4 +1,6 @@
+import { tlsListenerSchema } from '@gatehouse/core';
 import { z } from 'zod';
+import { parseCidr } from '../mtls/trusted-proxies.js';
 
 const seconds = (description: string, fallback: number) =>
   z.number().int().positive().default(fallback).describe(description);
@@ -8,8 +10,41 @@ const listen = (port: number) =>
     .strictObject({
       host: z.string().min(1).default('127.0.0.1').describe('Address to bind'),
       port: z.number().int().min(0).max(65535).default(port).describe('TCP port (0: any free port)'),
+      tls: tlsListenerSchema
+        .optional()
+        .describe(
+          'HTTPS on this listener (files relative to the config file); `clientAuth: optional` lets ' +
+            'partners authenticate with certificates (RFC 8705). Absent: plain HTTP',
+        ),
     })
     .prefault({});
+
+const mtls = z
+  .strictObject({
+    caFile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'PEM CA certificate(s) that issue partner certificates for `tls_client_auth`, relative to ' +
+          'the config file (intermediate CAs go here too); default: `listen.tls.caFile`',
+      ),
+    certificateHeader: z
+      .string()
+      .regex(/^[A-Za-z0-9-]+$/, 'a header name')
+      .optional()
+      .describe(
+        'Header in which a TLS-terminating proxy forwards the client certificate (RFC 9440 ' +
+          '`Client-Cert`, or a URL-encoded PEM as nginx `$ssl_client_escaped_cert`); read only ' +
+          'from `trustedProxies`',
+      ),
+    trustedProxies: z
+      .array(z.string().refine((value) => parseCidr(value) !== undefined, 'an IP address or CIDR block'))
+      .default([])
+      .describe('Addresses or CIDR blocks of the proxies whose `certificateHeader` is believed'),
+  })
+  .prefault({})
+  .describe('Mutual-TLS client authentication and certificate-bound tokens (RFC 8705)');
 
 /** A resource server tokens can be issued for (RFC 8707 resource indicator = token audience). */
 const resourceSchema = z.strictObject({
@@ -141,6 +176,33 @@ export const authServerConfigSchema = z
       .array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/))
       .default(['openid', 'profile', 'email', 'offline_access'])
       .describe('Scopes besides those of resources (OpenID Connect scopes)'),
+    mtls,
+  })
+  .superRefine((config, ctx) => {
+    let protocol: string;
+    try {
+      protocol = new URL(config.issuer).protocol;
+    } catch {
+      return;
+    }
+    const tls = config.listen.tls !== undefined;
+    // RFC 8414 §2: the issuer is the URL clients reach; it must say how the listener speaks.
+    if (protocol === 'http:' && tls) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['issuer'],
+        message: 'listen.tls is set, so the issuer must be https://',
+      });
+    }
+    // An https issuer on a plain listener is the load-balancer deployment: TLS ends at the balancer
+    // (whose client certificate, if any, arrives in mtls.certificateHeader from a trusted proxy).
+    if (config.mtls.certificateHeader !== undefined && config.mtls.trustedProxies.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['mtls', 'trustedProxies'],
+        message: 'mtls.certificateHeader is read only from trusted proxies: list them',
+      });
+    }
   })
   .describe('The OAuth 2.1 / OpenID Connect authorization server');
 

@@ -210,4 +210,20 @@ export const authServerMigrations: Readonly<Record<string, Migration>> = {
         .execute();
     },
   },
+  // RFC 8705: mutual-TLS client authentication (the registered certificate name of a
+  // tls_client_auth client) and certificate-bound tokens (x5t#S256 of access tokens and of a public
+  // client's refresh family). Added nullable (or defaulted) columns only: instances of the previous
+  // version already running keep working while others upgrade (a restarted one refuses the newer schema).
+  '0004-mtls': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema.alterTable('clients').addColumn('tls_client_auth_kind', 'text').execute();
+      await db.schema.alterTable('clients').addColumn('tls_client_auth_value', 'text').execute();
+      await db.schema
+        .alterTable('clients')
+        .addColumn('tls_bound_tokens', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema.alterTable('grants').addColumn('x5t_s256', 'text').execute();
+      await db.schema.alterTable('access_tokens').addColumn('x5t_s256', 'text').execute();
+    },
+  },
 };

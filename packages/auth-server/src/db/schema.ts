@@ -6,9 +6,9 @@
 export interface ClientTable {
   client_id: string;
   name: string;
-  /** SHA-256 of the client secret; null for public and private_key_jwt clients. */
+  /** SHA-256 of the client secret; null for public, private_key_jwt and mTLS clients. */
   secret_hash: string | null;
-  /** client_secret_basic | client_secret_post | private_key_jwt | none */
+  /** client_secret_basic | client_secret_post | private_key_jwt | tls_client_auth | self_signed_tls_client_auth | none */
   auth_method: string;
   grant_types: string;
   redirect_uris: string;
@@ -21,7 +21,7 @@ export interface ClientTable {
   token_format: string;
   first_party: number;
   require_par: number;
-  /** Public keys for private_key_jwt (JWK Set JSON). */
+  /** Public keys for private_key_jwt and self_signed_tls_client_auth (JWK Set JSON). */
   jwks: string | null;
   backchannel_logout_uri: string | null;
   /** May call introspection (a resource server or the gateway). */
@@ -30,6 +30,12 @@ export interface ClientTable {
   refresh_idle_ttl_sec: number | null;
   refresh_absolute_ttl_sec: number | null;
   created_at: number;
+  /** RFC 8705 §2.1.2 tls_client_auth: subject_dn | san_dns | san_uri | san_ip | san_email (0004). */
+  tls_client_auth_kind: string | null;
+  /** The registered subject DN (RFC 4514) or SAN value. */
+  tls_client_auth_value: string | null;
+  /** RFC 8705 §3.4 tls_client_certificate_bound_access_tokens, 0/1 (0004). */
+  tls_bound_tokens: number;
 }
 
 export interface UserTable {
@@ -107,6 +113,8 @@ export interface GrantTable {
   expires_at: number;
   revoked_at: number | null;
   revoked_reason: string | null;
+  /** RFC 8705 §4: a public client's refresh tokens are bound to this certificate (x5t#S256) (0004). */
+  x5t_s256: string | null;
 }
 
 export interface RefreshTokenTable {
@@ -142,6 +150,8 @@ export interface AccessTokenTable {
   created_at: number;
   expires_at: number;
   revoked_at: number | null;
+  /** RFC 8705 §3.1: the x5t#S256 of the client certificate the token is bound to (0004). */
+  x5t_s256: string | null;
 }
 
 export interface SessionTable {

@@ -55,6 +55,7 @@ function grantFromCode(
   row: AuthorizationCodeRow,
   audience: string | null,
   dpopJkt: string | null,
+  x5tS256: string | null = null,
 ): GrantRow {
   const { deps } = context.services;
   const now = deps.now();
@@ -71,6 +72,7 @@ function grantFromCode(
     expires_at: now + refreshLifetimes(deps, context.client).absoluteSec * 1000,
     revoked_at: null,
     revoked_reason: null,
+    x5t_s256: x5tS256,
   };
 }
 
@@ -126,9 +128,12 @@ export const authorizationCodeGrant: GrantHandler = async (context) => {
   if (!(await consumeAuthorizationCode(deps, row.code_hash))) return onReplay(context, row);
 
   const dpopJkt = context.dpopJkt ?? null;
-  // RFC 9449 §5: a public client's refresh tokens are bound to its DPoP key; a confidential
-  // client's are bound to its authentication instead.
-  const grant = grantFromCode(context, row, audience, isPublic(client) ? dpopJkt : null);
+  const x5tS256 = context.x5tS256 ?? null;
+  // RFC 9449 §5, RFC 8705 §4: a public client's refresh tokens are bound to its DPoP key and to
+  // its certificate; a confidential client's are bound to its authentication instead.
+  const grant = isPublic(client)
+    ? grantFromCode(context, row, audience, dpopJkt, x5tS256)
+    : grantFromCode(context, row, audience, null);
   await ensureGrant(deps, grant);
   let refreshToken: string | undefined;
   if (client.grantTypes.includes('refresh_token')) {
@@ -144,6 +149,7 @@ export const authorizationCodeGrant: GrantHandler = async (context) => {
     audience,
     grantId: row.grant_id,
     dpopJkt,
+    x5tS256,
     refreshToken,
     idToken: { nonce: row.nonce, authTime: row.auth_time, sid: row.sid },
   });
@@ -159,6 +165,6 @@ export const authorizationCodeGrant: GrantHandler = async (context) => {
     body,
     sub: row.sub,
     format: access.format,
-    details: { refresh_token: refreshToken !== undefined, dpop: dpopJkt !== null },
+    details: { refresh_token: refreshToken !== undefined, dpop: dpopJkt !== null, mtls: x5tS256 !== null },
   };
 };

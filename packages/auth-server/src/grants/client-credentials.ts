@@ -23,6 +23,12 @@ export const clientCredentialsGrant: GrantHandler = async (context) => {
     audience,
     grantId: null,
     dpopJkt,
+    x5tS256: context.x5tS256 ?? null,
   });
-  return { body, sub: client.clientId, format: access.format, details: { dpop: dpopJkt !== null } };
+  return {
+    body,
+    sub: client.clientId,
+    format: access.format,
+    details: { dpop: dpopJkt !== null, mtls: context.x5tS256 !== undefined },
+  };
 };

@@ -11,6 +11,8 @@ export interface GrantContext {
   readonly params: Params;
   /** RFC 9449: thumbprint of the verified DPoP proof key, when the request carried one. */
   readonly dpopJkt: string | undefined;
+  /** RFC 8705 §3: `x5t#S256` of the client certificate the tokens are bound to, if any. */
+  readonly x5tS256: string | undefined;
   readonly sourceIp: string | undefined;
   readonly requestId: string;
 }

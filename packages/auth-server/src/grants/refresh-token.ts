@@ -87,6 +87,10 @@ export const refreshTokenGrant: GrantHandler = async (context) => {
   if (grant.dpop_jkt !== null && context.dpopJkt !== grant.dpop_jkt) {
     throw invalidGrant('DPoP proof key does not match the refresh token binding');
   }
+  // RFC 8705 §4: a public client's certificate-bound refresh token needs that same certificate.
+  if (grant.x5t_s256 !== null && context.x5tS256 !== grant.x5t_s256) {
+    throw invalidGrant('client certificate does not match the refresh token binding');
+  }
   const scopes = scopesOf(context, row);
   const requestedResource = params['resource'];
   // RFC 8707 §2.2: the one audience of the grant; a different resource is not within it.
@@ -113,6 +117,7 @@ export const refreshTokenGrant: GrantHandler = async (context) => {
   }
 
   const dpopJkt = context.dpopJkt ?? null;
+  const x5tS256 = context.x5tS256 ?? null;
   const { access, body } = await issueTokenSet(services, {
     client,
     sub: grant.sub,
@@ -120,6 +125,7 @@ export const refreshTokenGrant: GrantHandler = async (context) => {
     audience: grant.resource,
     grantId: grant.grant_id,
     dpopJkt,
+    x5tS256,
     refreshToken,
     // OIDC Core §12.2: an ID token may come with the refresh response (no nonce).
     idToken: { nonce: null, authTime: grant.auth_time ?? grant.created_at, sid: grant.sid },
@@ -129,7 +135,7 @@ export const refreshTokenGrant: GrantHandler = async (context) => {
     body,
     sub: grant.sub,
     format: access.format,
-    details: { refresh_token: true, dpop: dpopJkt !== null, grace },
+    details: { refresh_token: true, dpop: dpopJkt !== null, mtls: x5tS256 !== null, grace },
   };
   return result;
 };

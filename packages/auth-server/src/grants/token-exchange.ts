@@ -80,6 +80,7 @@ export const tokenExchangeGrant: GrantHandler = async (context) => {
     audience: target,
     grantId: parent.grant_id,
     dpopJkt: null,
+    x5tS256: null,
     ttlSec,
     format: 'jwt',
     parentJti: parent.jti,

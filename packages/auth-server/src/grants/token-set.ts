@@ -10,6 +10,8 @@ export interface TokenSetInput {
   readonly audience: string | null;
   readonly grantId: string | null;
   readonly dpopJkt: string | null;
+  /** RFC 8705 §3.1: certificate thumbprint the access token is bound to. */
+  readonly x5tS256: string | null;
   /** A refresh token to hand out with the access token (already stored). */
   readonly refreshToken?: string | undefined;
   /** OpenID Connect: an ID token is added when the scope has `openid`. */
@@ -39,6 +41,7 @@ export async function issueTokenSet(services: AuthServerServices, input: TokenSe
     audience: input.audience,
     grantId: input.grantId,
     dpopJkt: input.dpopJkt,
+    x5tS256: input.x5tS256,
   });
   const body: Record<string, unknown> = {
     access_token: access.token,

@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { GatehouseError, isGatehouseError, toErrorResponse, type Logger } from '@gatehouse/core';
+import {
+  GatehouseError,
+  isGatehouseError,
+  toErrorResponse,
+  type Logger,
+  type TlsServerOptions,
+} from '@gatehouse/core';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -19,6 +25,8 @@ export interface CreateAppOptions {
   readonly logger: Logger;
   /** Largest accepted request body (default 64 KiB). */
   readonly bodyLimit?: number;
+  /** HTTPS: options from core `loadTlsServerOptions` (absent: plain HTTP). */
+  readonly https?: TlsServerOptions | undefined;
 }
 
 const FORM = 'application/x-www-form-urlencoded';
@@ -31,6 +39,9 @@ const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'cache-control': 'no-store',
   pragma: 'no-cache',
 };
+
+/** RFC 6797 §6.1: HTTPS answers tell browsers never to use plain HTTP for this host (one year). */
+const HSTS = 'max-age=31536000';
 
 /** Maps Fastify's own client errors (bad JSON, body too large, wrong media type) to OAuth errors. */
 function fastifyClientError(err: unknown): GatehouseError | undefined {
@@ -51,7 +62,9 @@ function fastifyClientError(err: unknown): GatehouseError | undefined {
 export function createApp(options: CreateAppOptions): FastifyInstance {
   // A pino Logger is a Fastify logger; typed as the base so the instance has Fastify's default types.
   const logger: FastifyBaseLogger = options.logger;
+  const secure = options.https !== undefined;
   const app = Fastify({
+    ...(secure ? { https: options.https } : {}),
     loggerInstance: logger,
     bodyLimit: options.bodyLimit ?? 64 * 1024,
     genReqId: () => randomUUID(),
@@ -59,7 +72,8 @@ export function createApp(options: CreateAppOptions): FastifyInstance {
     trustProxy: false,
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: false, caseSensitive: true },
-  });
+    // An https Fastify has https.Server-typed generics; requests and replies are the same objects.
+  }) as unknown as FastifyInstance;
 
   app.decorateRequest('form', null);
   app.removeContentTypeParser(FORM);
@@ -76,6 +90,8 @@ export function createApp(options: CreateAppOptions): FastifyInstance {
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) {
       if (!reply.hasHeader(name)) void reply.header(name, value);
     }
+    if (secure && !reply.hasHeader('strict-transport-security'))
+      void reply.header('strict-transport-security', HSTS);
   });
 
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {

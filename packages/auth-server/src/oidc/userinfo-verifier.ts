@@ -3,6 +3,7 @@ import {
   GuardError,
   createDpopVerifier,
   createGuard,
+  type Confirmation,
   type Guard,
   type Principal,
   type Verifier,
@@ -11,11 +12,20 @@ import type { AuthServerServices } from '../services.js';
 import { findToken } from '../tokens/find-token.js';
 import { CLIENT_SIGNING_ALGORITHMS } from '../clients/client-algorithms.js';
 
+/** The token's bindings as guard reads them: RFC 9449 `jkt`, RFC 8705 `x5t#S256`. */
+function confirmationOf(jkt: string | null, x5tS256: string | null): Confirmation | undefined {
+  if (jkt === null && x5tS256 === null) return undefined;
+  return Object.freeze({
+    ...(jkt === null ? {} : { jkt }),
+    ...(x5tS256 === null ? {} : { 'x5t#S256': x5tS256 }),
+  });
+}
+
 /**
  * Guard's verifier contract over this server's own access tokens: the token is found the way
  * introspection finds it (opaque by hash; JWT verified, then by `jti`), must be an active access
  * token (not a refresh token; not expired, revoked or of a revoked grant), and becomes a principal
- * whose `cnf.jkt` carries its DPoP binding.
+ * whose `cnf` carries its DPoP and certificate bindings.
  */
 function ownTokenVerifier(services: AuthServerServices): Verifier {
   const { config } = services.deps;
@@ -43,7 +53,7 @@ function ownTokenVerifier(services: AuthServerServices): Verifier {
         sid: undefined,
         roles: Object.freeze([]),
         tenant: undefined,
-        cnf: row.dpop_jkt === null ? undefined : Object.freeze({ jkt: row.dpop_jkt }),
+        cnf: confirmationOf(row.dpop_jkt, row.x5t_s256),
         claims: Object.freeze({}),
       });
     },

@@ -23,6 +23,8 @@ export interface AccessTokenRequest {
   readonly grantId: string | null;
   /** RFC 9449 §6: thumbprint of the DPoP key the token is bound to. */
   readonly dpopJkt: string | null;
+  /** RFC 8705 §3.1: `x5t#S256` of the client certificate the token is bound to (default none). */
+  readonly x5tS256?: string | null;
   /** Overrides the lifetime (token exchange). */
   readonly ttlSec?: number;
   /** Overrides the client's format (token exchange always issues a JWT). */
@@ -70,6 +72,7 @@ const ACCESS_TOKEN_COLUMNS = [
   'created_at',
   'expires_at',
   'revoked_at',
+  'x5t_s256',
 ] as const satisfies readonly (keyof AccessTokenTable)[];
 
 /** The multi-row INSERT of a batch, compiled once per batch size. */
@@ -118,7 +121,8 @@ async function rolesOf(db: AuthServerDeps['db'], sub: string): Promise<readonly 
  * Issues an access token in the client's format and records it: opaque tokens (256-bit random,
  * stored as SHA-256, looked up at introspection) or RFC 9068 JWTs with only `iss`, `sub`, `aud`,
  * `exp`, `iat`, `jti`, `client_id`, `scope` (a user's `roles`, RFC 9068 §7.2.1.1, only for resources
- * with `includeRoles`) and `cnf.jkt` when DPoP-bound: small, no personal data.
+ * with `includeRoles`), `cnf.jkt` when DPoP-bound and `cnf.x5t#S256` when certificate-bound
+ * (RFC 8705 §3.1): small, no personal data.
  * Every JWT is recorded by `jti` so revocation can stop it (introspection, revocation events).
  */
 export async function issueAccessToken(
@@ -136,6 +140,12 @@ export async function issueAccessToken(
   // RFC 9068 §2.2 requires aud; a token for no resource is for the issuer itself (UserInfo).
   const audience = request.audience ?? deps.config.issuer;
   const jti = accessTokenId(now);
+  const x5tS256 = request.x5tS256 ?? null;
+  // RFC 7800 §3.1: one confirmation object; a token may be bound to a DPoP key and a certificate.
+  const cnf = {
+    ...(request.dpopJkt === null ? {} : { jkt: request.dpopJkt }),
+    ...(x5tS256 === null ? {} : { 'x5t#S256': x5tS256 }),
+  };
   let token: string;
   let kid: string | null = null;
   if (format === 'jwt') {
@@ -155,7 +165,7 @@ export async function issueAccessToken(
       ...(scope === '' ? {} : { scope }),
       // RFC 9068 §7.2.1.1: roles of the user, for services' coarse role checks (no other user data).
       ...(roles.length === 0 ? {} : { roles }),
-      ...(request.dpopJkt === null ? {} : { cnf: { jkt: request.dpopJkt } }),
+      ...(Object.keys(cnf).length === 0 ? {} : { cnf }),
     };
     const signed = await keys.sign(claims, 'at+jwt');
     token = signed.jwt;
@@ -178,6 +188,7 @@ export async function issueAccessToken(
     created_at: now,
     expires_at: exp * 1000,
     revoked_at: null,
+    x5t_s256: x5tS256,
   });
   return {
     token,

@@ -74,6 +74,8 @@ export interface StartOptions {
   readonly sqliteFile?: string;
   /** Key-encryption key (default TEST_KEK). */
   readonly kek?: Uint8Array;
+  /** Folder the config's relative file paths (TLS files) are resolved against. */
+  readonly baseDir?: string;
 }
 
 interface Backing {
@@ -148,11 +150,13 @@ export async function startAuthServer(options: StartOptions = {}): Promise<TestA
         });
       }),
   );
-  const issuer = `http://127.0.0.1:${probe}`;
+  // With listen.tls the issuer is https (the schema refuses an http issuer on a TLS listener).
+  const scheme = options.config?.listen?.tls === undefined ? 'http' : 'https';
+  const issuer = `${scheme}://127.0.0.1:${probe}`;
   const config = buildAuthServerConfig({
     issuer,
-    listen: { host: '127.0.0.1', port: probe },
     ...options.config,
+    listen: { host: '127.0.0.1', port: probe, ...options.config?.listen },
   });
   const deps: AuthServerDeps = {
     config,
@@ -166,6 +170,7 @@ export async function startAuthServer(options: StartOptions = {}): Promise<TestA
     },
     logger: createLogger({ component: 'auth-server', level: 'info', destination }),
     passwordLogN: 10,
+    ...(options.baseDir === undefined ? {} : { baseDir: options.baseDir }),
   };
   let server: AuthServer;
   try {
