@@ -1,12 +1,17 @@
 import { randomBytes } from 'node:crypto';
+import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import {
   GatehouseError,
+  attachOcspStapling,
   createLogger,
+  loadTlsServerOptions,
   migrateToLatest,
   openSqlDatabase,
+  watchTlsFiles,
   type AuditSink,
   type Logger,
+  type TlsReloader,
 } from '@gatehouse/core';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Agent } from 'undici';
@@ -51,6 +56,8 @@ export interface CreateBffOptions {
   readonly sessionStore?: SessionStore;
   /** `NODE_ENV=production` at the entry point: plain-HTTP development settings refuse to start. */
   readonly production?: boolean;
+  /** Folder the `listen.tls` file paths are relative to (the configuration file's; default: cwd). */
+  readonly baseDir?: string;
 }
 
 /** Session administration for the CLI and operators. */
@@ -63,8 +70,13 @@ export interface BffSessionAdmin {
 export interface Bff {
   readonly app: FastifyInstance;
   readonly sessions: BffSessionAdmin;
-  /** Listens on `config.listen`; resolves the bound URL. */
+  /** Listens on `config.listen`; resolves the bound URL (https:// with `listen.tls`). */
   listen(): Promise<string>;
+  /**
+   * Re-reads the `listen.tls` certificate files (SIGHUP; they are also watched). Resolves false
+   * when they were refused (the previous certificate stays), true otherwise or without TLS.
+   */
+  reloadCertificates(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -86,6 +98,10 @@ export async function createBff(options: CreateBffOptions): Promise<Bff> {
       detail: 'plain-HTTP publicUrl or issuer is for loopback development only, not production',
     });
   }
+  const baseDir = options.baseDir ?? process.cwd();
+  const tlsConfig = config.listen.tls;
+  // Read and checked before any store is opened: unusable files fail the start with nothing to undo.
+  const https = tlsConfig === undefined ? undefined : loadTlsServerOptions(tlsConfig, baseDir);
   if (!secure) {
     logger.warn(
       { publicUrl: config.publicUrl },
@@ -160,7 +176,25 @@ export async function createBff(options: CreateBffOptions): Promise<Bff> {
     audit,
   };
 
-  const app = Fastify({ logger: false, trustProxy: false, return503OnClosing: true });
+  // `https: null` is plain HTTP. Fastify types an HTTPS instance apart; every route and hook is
+  // the same for both, so the app keeps the one type callers know.
+  const app = Fastify<HttpsServer>({
+    logger: false,
+    trustProxy: false,
+    return503OnClosing: true,
+    https: https ?? null,
+  }) as unknown as FastifyInstance;
+  let certificates: TlsReloader | undefined;
+  if (tlsConfig !== undefined) {
+    const server = app.server as unknown as HttpsServer;
+    try {
+      attachOcspStapling(server, tlsConfig, baseDir);
+      certificates = watchTlsFiles(server, tlsConfig, baseDir, { logger });
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+  }
   const securityHeaders = buildSecurityHeaders({
     secure,
     formTargets: [new URL(config.oidc.issuer).origin],
@@ -227,12 +261,14 @@ export async function createBff(options: CreateBffOptions): Promise<Bff> {
       await app.listen({ host: config.listen.host, port: config.listen.port });
       const { port } = app.server.address() as AddressInfo;
       const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
-      return `http://${host}:${port}`;
+      return `${https === undefined ? 'http' : 'https'}://${host}:${port}`;
     },
+    reloadCertificates: () => certificates?.reload() ?? Promise.resolve(true),
     async close() {
       if (closed) return;
       closed = true;
       clearInterval(sweeper);
+      certificates?.close();
       await app.close();
       backchannel.close();
       await dispatcher.close();

@@ -1,15 +1,21 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import {
+  attachOcspStapling,
   buildProblemResponse,
   createMetricsRegistry,
   emitAuditEvent,
   GatehouseError,
+  loadTlsServerOptions,
+  watchTlsFiles,
   type AuditSink,
+  type CertificateInfo,
   type Logger,
   type MetricsRegistry,
   type SharedState,
   statusTitle,
+  type TlsReloader,
 } from '@gatehouse/core';
 import type { Kysely } from 'kysely';
 import { createGatewayAuthenticator, type GatewayAuthenticator } from './auth/index.js';
@@ -52,9 +58,10 @@ export interface GatewayHealth {
 }
 
 export interface Gateway {
-  /** Binds the listener of the configuration; resolves to its URL. */
+  /** Binds the listener of the configuration; resolves to its URL (https:// with `listen.tls`). */
   listen(): Promise<string>;
-  readonly server: Server;
+  /** A node:http server, or a node:https one with `listen.tls`. */
+  readonly server: Server | HttpsServer;
   readonly bans: BanList;
   readonly metrics: MetricsRegistry;
   /** The configuration in force. */
@@ -65,6 +72,16 @@ export interface Gateway {
    */
   reload(config: GatewayConfig): Promise<void>;
   health(): GatewayHealth;
+  /**
+   * Re-reads the certificate files of `listen.tls` (SIGHUP; they are also watched). Resolves false
+   * when they were refused (the previous certificate stays), true otherwise or without TLS.
+   */
+  reloadCertificates(): Promise<boolean>;
+  /**
+   * Records the certificate a TLS listener serves in `gatehouse_tls_certificate_expiry_seconds`
+   * (the gateway's own listener reports itself as `gateway`; `gatehouse gateway` adds `admin`).
+   */
+  recordCertificate(listener: string, info: CertificateInfo): void;
   /** Stops accepting, lets in-flight requests finish (up to `graceMs`), then releases everything. */
   close(graceMs?: number): Promise<void>;
 }
@@ -222,41 +239,80 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
 
   const limits = deps.config.limits;
   let draining = false;
-  const server = createServer(
-    {
-      // Node's strict llhttp parser (never insecureHTTPParser): it refuses Content-Length with
-      // Transfer-Encoding, obfuscated codings, obs-fold and bare CR/LF (RFC 9112 §6.1, §11.2).
-      insecureHTTPParser: false,
-      maxHeaderSize: limits.maxHeaderBytes,
-      headersTimeout: limits.headersTimeoutMs,
-      requestTimeout: limits.requestTimeoutMs,
-      keepAliveTimeout: limits.keepAliveTimeoutMs,
-      requireHostHeader: true,
-      // Node enforces headersTimeout/requestTimeout only when it sweeps connections (default every
-      // 30 s); sweep often enough that a slowloris client is cut near the configured time.
-      connectionsCheckingInterval: Math.max(25, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
-      joinDuplicateHeaders: false,
-    },
-    (req, res) => {
-      if (draining) {
-        res.shouldKeepAlive = false;
-        res.writeHead(503, {
-          'content-type': 'application/problem+json',
-          'retry-after': '5',
-          connection: 'close',
-        });
-        res.end(
-          buildProblemResponse({ status: 503, extensions: { code: 'ERR_GATEWAY_SHUTTING_DOWN' } }).body,
-        );
-        return;
-      }
-      handler(req, res);
-    },
-  );
+  const onRequest: RequestListener = (req, res) => {
+    if (draining) {
+      res.shouldKeepAlive = false;
+      res.writeHead(503, {
+        'content-type': 'application/problem+json',
+        'retry-after': '5',
+        connection: 'close',
+      });
+      res.end(buildProblemResponse({ status: 503, extensions: { code: 'ERR_GATEWAY_SHUTTING_DOWN' } }).body);
+      return;
+    }
+    handler(req, res);
+  };
+  const httpOptions = {
+    // Node's strict llhttp parser (never insecureHTTPParser): it refuses Content-Length with
+    // Transfer-Encoding, obfuscated codings, obs-fold and bare CR/LF (RFC 9112 §6.1, §11.2).
+    insecureHTTPParser: false,
+    maxHeaderSize: limits.maxHeaderBytes,
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    requireHostHeader: true,
+    // Node enforces headersTimeout/requestTimeout only when it sweeps connections (default every
+    // 30 s); sweep often enough that a slowloris client is cut near the configured time.
+    connectionsCheckingInterval: Math.max(25, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
+    joinDuplicateHeaders: false,
+  };
+  // The listener is fixed at start: `listen` (and so `listen.tls`) is not reloadable, but the
+  // certificate files are (watched, and on SIGHUP through reloadCertificates).
+  const tlsConfig = deps.config.listen.tls;
+  let server: Server | HttpsServer;
+  let certificates: TlsReloader | undefined;
+  try {
+    if (tlsConfig === undefined) {
+      server = createServer(httpOptions, onRequest);
+    } else {
+      const https = createHttpsServer(
+        {
+          ...httpOptions,
+          ...loadTlsServerOptions(tlsConfig, deps.baseDir),
+          // A client that opens a connection and never finishes the handshake (slowloris one layer
+          // down) is cut as one that never finishes its headers, not after Node's default 120 s.
+          handshakeTimeout: limits.headersTimeoutMs,
+        },
+        onRequest,
+      );
+      attachOcspStapling(https, tlsConfig, deps.baseDir);
+      certificates = watchTlsFiles(https, tlsConfig, deps.baseDir, {
+        logger,
+        onReload: (info) => gatewayMetrics.certificateLoaded('gateway', info),
+      });
+      server = https;
+    }
+  } catch (err) {
+    // Unusable certificate files: release what was opened, then fail the start.
+    await Promise.allSettled([
+      runtime.close(),
+      store.close(),
+      limiter.close(),
+      authenticator?.close(),
+      bans.stop(),
+    ]);
+    throw err;
+  }
   // One more than the limit, so that the pipeline sees an excess and answers 431 (node silently
   // drops fields beyond maxHeadersCount).
   server.maxHeadersCount = limits.maxHeaderCount + 1;
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    // A TLS-layer failure (handshake timeout, alert) has no HTTP to answer with: bytes written to a
+    // socket whose handshake never completed would wait there, holding the connection open.
+    if (err.code?.startsWith('ERR_TLS_') === true || err.code?.startsWith('ERR_SSL_') === true) {
+      socket.destroy();
+      return;
+    }
     if (socket.writable && !socket.destroyed) {
       socket.end(errorBody(statusOfClientError(err).code));
     } else socket.destroy();
@@ -293,7 +349,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
       });
       const address = server.address() as AddressInfo;
       const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-      listenUrl = `http://${shown}:${address.port}`;
+      listenUrl = `${certificates === undefined ? 'http' : 'https'}://${shown}:${address.port}`;
       return listenUrl;
     },
     async reload(config) {
@@ -345,8 +401,11 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
         })),
       };
     },
+    reloadCertificates: () => certificates?.reload() ?? Promise.resolve(true),
+    recordCertificate: (listener, info) => gatewayMetrics.certificateLoaded(listener, info),
     async close(graceMs = 10_000) {
       draining = true;
+      certificates?.close();
       const closed = new Promise<void>((resolve) => {
         if (!server.listening) resolve();
         else server.close(() => resolve());

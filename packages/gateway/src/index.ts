@@ -7,7 +7,10 @@ export {
   type RouteConfig,
   type UpstreamConfig,
 } from './config/schema.js';
-export { createGatewayAdminApp } from './admin/create-gateway-admin-app.js';
+export {
+  createGatewayAdminApp,
+  type CreateGatewayAdminAppOptions,
+} from './admin/create-gateway-admin-app.js';
 export {
   registerGatewayAdminRoutes,
   type GatewayAdminOptions,

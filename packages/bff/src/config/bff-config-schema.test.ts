@@ -37,6 +37,14 @@ describe('bffConfigSchema', () => {
     ['idle longer than absolute', { ...minimal, session: { idleTimeoutSec: 100, absoluteTimeoutSec: 50 } }],
     ['short encryption key', { ...minimal, session: { encryptionKey: 'abc' } }],
     ['short admin token', { ...minimal, admin: { token: 'short' } }],
+    [
+      'TLS on the listener with a plain-http public URL',
+      { ...minimal, publicUrl: 'http://127.0.0.1:3000', listen: { tls: { certFile: 'c', keyFile: 'k' } } },
+    ],
+    [
+      'required client certificates without a CA',
+      { ...minimal, listen: { tls: { certFile: 'c', keyFile: 'k', clientAuth: 'require' } } },
+    ],
   ])('refuses %s', (_name, input) => {
     expect(() => buildBffConfig(input)).toThrow();
   });

@@ -1,3 +1,4 @@
+import { tlsListenerSchema } from '@gatehouse/core';
 import { z } from 'zod';
 import { isLoopbackUrl } from '../http/loopback.js';
 
@@ -36,6 +37,11 @@ export const bffConfigSchema = z
       .strictObject({
         host: z.string().min(1).default('127.0.0.1'),
         port: z.number().int().min(0).max(65_535).default(3000),
+        tls: tlsListenerSchema
+          .optional()
+          .describe(
+            'HTTPS on the listener itself (no TLS-terminating proxy in front); needs an https publicUrl',
+          ),
       })
       .prefault({}),
     oidc: z.strictObject({
@@ -105,6 +111,10 @@ export const bffConfigSchema = z
     }
     if (new URL(config.oidc.issuer).protocol === 'http:' && !isLoopbackUrl(config.oidc.issuer)) {
       ctx.addIssue({ code: 'custom', path: ['oidc', 'issuer'], message: 'plain http only on loopback' });
+    }
+    if (config.listen.tls !== undefined && new URL(config.publicUrl).protocol !== 'https:') {
+      // Served over TLS but announced as http: cookies without Secure, a redirect_uri that never matches.
+      ctx.addIssue({ code: 'custom', path: ['publicUrl'], message: 'must be https when listen.tls is set' });
     }
     if (config.session.idleTimeoutSec > config.session.absoluteTimeoutSec) {
       ctx.addIssue({

@@ -1,8 +1,19 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { createUserStore } from '@gatehouse/auth-server';
-import { createLogger, hashToken, migrateToLatest, openSqlDatabase, type AuditEvent } from '@gatehouse/core';
+import {
+  createDevCa,
+  createLogger,
+  hashToken,
+  migrateToLatest,
+  openSqlDatabase,
+  type AuditEvent,
+} from '@gatehouse/core';
+import { Agent } from 'undici';
 import {
   API,
   TestClock,
@@ -57,6 +68,8 @@ export interface BffStack {
   readonly audit: AuditEvent[];
   readonly alice: TestUser;
   readonly bob: TestUser;
+  /** With `tls`: the dev CA (PEM) and a dispatcher that trusts it, for `new Browser({ dispatcher })`. */
+  readonly tls: { readonly caPem: string; readonly dispatcher: Agent; readonly dir: string } | undefined;
   /** The whole login through the real OP login form; resolves the BFF's final redirect. */
   login(browser: Browser, user?: TestUser, returnTo?: string): Promise<Page>;
   /** The server-side session behind the browser's cookie. */
@@ -70,6 +83,8 @@ export interface BffStackOptions {
   readonly pushed?: 'auto' | 'always';
   /** A public URL other than the listening one (e.g. https://bff.example for Secure cookies). */
   readonly publicUrl?: string;
+  /** The BFF listens over HTTPS itself (`listen.tls`, a dev CA certificate for 127.0.0.1). */
+  readonly tls?: boolean;
 }
 
 export const SESSION_COOKIE = 'bff_session';
@@ -107,8 +122,22 @@ export async function startBffStack(options: BffStackOptions = {}): Promise<BffS
   });
   const upstream = await startRecordingUpstream();
   const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${options.tls === true ? 'https' : 'http'}://127.0.0.1:${port}`;
   const publicUrl = options.publicUrl ?? url;
+  let tls: BffStack['tls'];
+  if (options.tls === true) {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bff-tls-'));
+    const ca = await createDevCa();
+    const cert = await ca.issue({
+      commonName: 'bff',
+      dns: ['localhost'],
+      ip: ['127.0.0.1'],
+      usage: 'server',
+    });
+    writeFileSync(join(dir, 'bff.pem'), cert.certPem);
+    writeFileSync(join(dir, 'bff-key.pem'), cert.keyPem);
+    tls = { caPem: ca.certPem, dispatcher: new Agent({ connect: { ca: ca.certPem } }), dir };
+  }
   const client = await as.createClient({
     grantTypes: ['authorization_code', 'refresh_token'],
     redirectUris: [`${publicUrl}/auth/callback`],
@@ -139,7 +168,11 @@ export async function startBffStack(options: BffStackOptions = {}): Promise<BffS
   const audit: AuditEvent[] = [];
   const config = buildBffConfig({
     publicUrl,
-    listen: { host: '127.0.0.1', port },
+    listen: {
+      host: '127.0.0.1',
+      port,
+      ...(tls === undefined ? {} : { tls: { certFile: 'bff.pem', keyFile: 'bff-key.pem' } }),
+    },
     oidc: {
       issuer: as.issuer,
       clientId: client.clientId,
@@ -160,6 +193,7 @@ export async function startBffStack(options: BffStackOptions = {}): Promise<BffS
     audit: (event) => {
       audit.push(event);
     },
+    ...(tls === undefined ? {} : { baseDir: tls.dir }),
   });
   await bff.listen();
 
@@ -187,6 +221,7 @@ export async function startBffStack(options: BffStackOptions = {}): Promise<BffS
     audit,
     alice,
     bob,
+    tls,
     login,
     async sessionOf(browser) {
       const value = browser.cookie(cookieName(SESSION_COOKIE))?.value;
@@ -196,6 +231,10 @@ export async function startBffStack(options: BffStackOptions = {}): Promise<BffS
       await bff.close();
       await upstream.close();
       await as.close();
+      if (tls !== undefined) {
+        await tls.dispatcher.close();
+        rmSync(tls.dir, { recursive: true, force: true });
+      }
     },
   };
 }

@@ -1,3 +1,5 @@
+import { fetch as undiciFetch, type Dispatcher } from 'undici';
+
 /**
  * A scripted browser for the BFF tests: one cookie jar (browsers key cookies by host, not port, so
  * the OP on 127.0.0.1:A and the BFF on 127.0.0.1:B share it, as in Chromium), no JavaScript,
@@ -34,6 +36,12 @@ export function parseSetCookie(line: string): StoredCookie {
 
 export class Browser {
   readonly #cookies = new Map<string, StoredCookie>();
+  readonly #dispatcher: Dispatcher | undefined;
+
+  /** `dispatcher`: how to connect, e.g. an undici Agent trusting a test CA for https pages. */
+  constructor(options: { readonly dispatcher?: Dispatcher } = {}) {
+    this.#dispatcher = options.dispatcher;
+  }
 
   cookie(name: string): StoredCookie | undefined {
     return this.#cookies.get(name);
@@ -60,12 +68,17 @@ export class Browser {
     const headers: Record<string, string> = { ...init.headers };
     const cookie = this.cookieHeader();
     if (cookie !== undefined) headers['cookie'] = cookie;
-    const response = await fetch(url, {
+    const requestInit = {
       method: init.method ?? 'GET',
       headers,
       ...(init.body === undefined ? {} : { body: init.body }),
-      redirect: 'manual',
-    });
+      redirect: 'manual' as const,
+    };
+    // undici's own fetch takes its own Agent; both answer with the same Fetch API Response.
+    const response =
+      this.#dispatcher === undefined
+        ? await fetch(url, requestInit)
+        : ((await undiciFetch(url, { ...requestInit, dispatcher: this.#dispatcher })) as unknown as Response);
     for (const line of response.headers.getSetCookie()) {
       const parsed = parseSetCookie(line);
       if (parsed.attributes['max-age'] === '0' || parsed.value === '') this.#cookies.delete(parsed.name);

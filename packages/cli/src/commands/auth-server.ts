@@ -1,4 +1,4 @@
-import type { AddressInfo } from 'node:net';
+import { dirname } from 'node:path';
 import {
   createAdminApp,
   createAuthServer,
@@ -12,6 +12,7 @@ import { loadDeployment, type Deployment } from '../config/load-deployment.js';
 import { CommandError, EXIT_OK, writeLine, type CliIo } from '../io.js';
 import { loadDeploymentKek } from '../runtime/kek.js';
 import { openRuntime, type Runtime } from '../runtime/open-runtime.js';
+import { listenOverTls, listenerUrl, type TlsAppListener } from '../runtime/tls-listener.js';
 
 /**
  * Production (NODE_ENV=production) refuses unsafe settings; anywhere else they are loud warnings.
@@ -28,10 +29,9 @@ export function enforceFindings(deployment: Deployment, io: CliIo): void {
   for (const finding of findings) writeLine(io.stderr, `WARNING: ${finding.message}`);
 }
 
+/** Where a Fastify app listens: `http://…`, or `https://…` for an app created with `https`. */
 export function boundUrl(app: FastifyInstance): string {
-  const address = app.server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  return `http://${host}:${address.port}`;
+  return listenerUrl(app.server);
 }
 
 /** Resolves when the signal is aborted (never without one: the process is then stopped by a signal). */
@@ -58,13 +58,19 @@ export async function authServerCommand(args: readonly string[], io: CliIo): Pro
   const runtime = await openRuntime(io, deployment, { logTo: 'stdout' });
   let server: AuthServer | undefined;
   let admin: FastifyInstance | undefined;
+  let adminTls: TlsAppListener | undefined;
+  let unsubscribe: (() => void) | undefined;
   try {
+    const baseDir = dirname(deployment.file);
     const deps: AuthServerDeps = {
       ...runtime.base,
       config: deployment.config.authServer,
       kek: kek.kek,
+      // Relative `listen.tls` and `mtls` file paths are relative to the configuration file.
+      baseDir,
     };
     server = await createAuthServer(deps);
+    const running = server;
     const url = await server.listen();
     admin = createAdminApp({
       logger: runtime.logger,
@@ -72,11 +78,21 @@ export async function authServerCommand(args: readonly string[], io: CliIo): Pro
       operations: runtime.operations(server.services.keys),
       adminToken: deployment.config.admin.token,
     });
-    await admin.listen({
-      host: deployment.config.admin.listen.host,
-      port: deployment.config.admin.listen.port,
+    const { host, port, tls } = deployment.config.admin.listen;
+    let adminUrl: string;
+    if (tls === undefined) {
+      await admin.listen({ host, port });
+      adminUrl = boundUrl(admin);
+    } else {
+      adminTls = await listenOverTls(admin, { host, port }, tls, baseDir, { logger: runtime.logger });
+      adminUrl = adminTls.url;
+    }
+    const adminCertificates = adminTls?.certificates;
+    // SIGHUP: both listeners re-read their certificate files (which are also watched); each
+    // keeps its certificate in force and logs why when the new files are refused.
+    unsubscribe = io.onReload?.(() => {
+      void Promise.all([running.reloadTls(), adminCertificates?.reload()]);
     });
-    const adminUrl = boundUrl(admin);
     runtime.logger.info(
       { issuer: deps.config.issuer, url, admin: adminUrl, kek: kek.source, dataDir: deployment.dataDir },
       'auth server started',
@@ -87,6 +103,8 @@ export async function authServerCommand(args: readonly string[], io: CliIo): Pro
     await stopped(io.signal);
     runtime.logger.info('shutting down');
   } finally {
+    unsubscribe?.();
+    await adminTls?.close();
     await shutdown(runtime, server, admin);
   }
   writeLine(io.stderr, 'gatehouse auth-server: stopped');

@@ -14,7 +14,7 @@ function bffSection(deployment: Deployment): NonNullable<Deployment['config']['b
 }
 
 /**
- * `gatehouse bff --config FILE`: the Backend-for-Frontend. Sessions live in the SQLite file of the
+ * `gatehouse bff --config FILE`: the Backend-for-Frontend, over HTTPS with `bff.listen.tls`. Sessions live in the SQLite file of the
  * `bff.session` section (default `<dataDir>/bff-sessions.db`, never memory: a session confirmed to
  * the user survives a restart), in PostgreSQL or in Redis when configured. SIGTERM/SIGINT stop it.
  */
@@ -37,14 +37,26 @@ export async function bffCommand(args: readonly string[], io: CliIo): Promise<nu
   const logger = createCliLogger(io, deployment, { logTo: 'stdout' });
   const audit = await openFileAuditSink(join(deployment.dataDir, AUDIT_FILE));
   let bff: Bff | undefined;
+  let unsubscribe: (() => void) | undefined;
   try {
-    bff = await createBff({ config, logger, audit: audit.sink, production: deployment.production });
+    bff = await createBff({
+      config,
+      logger,
+      audit: audit.sink,
+      production: deployment.production,
+      // Relative `listen.tls` file paths are relative to the configuration file.
+      baseDir: folder,
+    });
+    const running = bff;
+    // SIGHUP re-reads the certificate files of `listen.tls` (they are also watched).
+    unsubscribe = io.onReload?.(() => void running.reloadCertificates());
     const url = await bff.listen();
     logger.info({ url, publicUrl: config.publicUrl }, 'bff started');
     writeLine(io.stderr, `gatehouse bff: listening on ${url} (public URL ${config.publicUrl})`);
     await stopped(io.signal);
     logger.info('shutting down');
   } finally {
+    unsubscribe?.();
     await bff?.close();
     await audit.close();
   }

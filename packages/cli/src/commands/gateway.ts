@@ -1,4 +1,5 @@
 import { dirname } from 'node:path';
+import { loadTlsServerOptions, type TlsReloader } from '@gatehouse/core';
 import { createGateway, createGatewayAdminApp, type Gateway } from '@gatehouse/gateway';
 import type { Kysely } from 'kysely';
 import type { FastifyInstance } from 'fastify';
@@ -6,6 +7,7 @@ import { DEPLOYMENT_OPTIONS, parse } from '../args.js';
 import { loadDeployment, type Deployment } from '../config/load-deployment.js';
 import { CommandError, EXIT_OK, writeLine, type CliIo } from '../io.js';
 import { openRuntime, type Runtime } from '../runtime/open-runtime.js';
+import { secureFastifyServer } from '../runtime/tls-listener.js';
 import { boundUrl, enforceFindings, stopped } from './auth-server.js';
 
 function gatewaySection(deployment: Deployment): NonNullable<Deployment['config']['gateway']> {
@@ -17,7 +19,8 @@ function gatewaySection(deployment: Deployment): NonNullable<Deployment['config'
 /**
  * `gatehouse gateway --config FILE`: the gateway and its admin listener. SIGHUP (and the admin
  * API's reload) re-reads the file and swaps the configuration without dropping requests in
- * flight; SIGTERM/SIGINT drain the listener and stop.
+ * flight; SIGHUP also re-reads the certificate files of both listeners (which are watched too).
+ * SIGTERM/SIGINT drain the listener and stop.
  */
 export async function gatewayCommand(args: readonly string[], io: CliIo): Promise<number> {
   const { values } = parse(args, DEPLOYMENT_OPTIONS);
@@ -29,11 +32,13 @@ export async function gatewayCommand(args: readonly string[], io: CliIo): Promis
   const runtime = await openRuntime(io, deployment, { logTo: 'stdout' });
   let gateway: Gateway | undefined;
   let admin: FastifyInstance | undefined;
+  let adminCertificates: TlsReloader | undefined;
   let unsubscribe: (() => void) | undefined;
+  const baseDir = dirname(deployment.file);
   try {
     gateway = await createGateway({
       config,
-      baseDir: dirname(deployment.file),
+      baseDir,
       db: runtime.stores.db as unknown as Kysely<unknown>,
       state: runtime.stores.state,
       logger: runtime.logger,
@@ -46,18 +51,30 @@ export async function gatewayCommand(args: readonly string[], io: CliIo): Promis
       await running.reload(gatewaySection(next));
     };
     const url = await gateway.listen();
+    // The listeners are fixed at start (a reload changes routes and policies, not `listen`).
+    const adminTls = config.admin.listen.tls;
     admin = createGatewayAdminApp({
       gateway,
       logger: runtime.logger,
       adminToken: deployment.config.admin.token,
       reload,
       audit: runtime.audit.sink,
+      ...(adminTls === undefined ? {} : { https: loadTlsServerOptions(adminTls, baseDir) }),
     });
+    if (adminTls !== undefined) {
+      adminCertificates = secureFastifyServer(admin, adminTls, baseDir, {
+        logger: runtime.logger,
+        onReload: (info) => running.recordCertificate('admin', info),
+      });
+    }
     await admin.listen({ host: config.admin.listen.host, port: config.admin.listen.port });
+    const certificates = adminCertificates;
     unsubscribe = io.onReload?.(() => {
       reload().catch((err: unknown) => {
         runtime.logger.error({ err }, 'reload refused: the configuration in force is unchanged');
       });
+      // Each listener keeps its certificate and logs why when the new files are refused.
+      void Promise.all([running.reloadCertificates(), certificates?.reload()]);
     });
     const adminUrl = boundUrl(admin);
     runtime.logger.info({ url, admin: adminUrl, routes: config.routes.length }, 'gateway started');
@@ -67,6 +84,7 @@ export async function gatewayCommand(args: readonly string[], io: CliIo): Promis
     runtime.logger.info('shutting down');
   } finally {
     unsubscribe?.();
+    adminCertificates?.close();
     await shutdown(runtime, gateway, admin);
   }
   writeLine(io.stderr, 'gatehouse gateway: stopped');

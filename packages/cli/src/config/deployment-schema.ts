@@ -1,5 +1,6 @@
 import { MIN_ADMIN_TOKEN_LENGTH, authServerConfigSchema } from '@gatehouse/auth-server';
 import { bffConfigSchema } from '@gatehouse/bff';
+import { tlsListenerSchema } from '@gatehouse/core';
 import { gatewayConfigSchema } from '@gatehouse/gateway';
 import { z } from 'zod';
 
@@ -66,6 +67,11 @@ export const deploymentConfigSchema = z
           .strictObject({
             host: z.string().min(1).default('127.0.0.1').describe('Address to bind'),
             port: z.number().int().min(0).max(65535).default(9090).describe('TCP port (0: any free port)'),
+            tls: tlsListenerSchema
+              .optional()
+              .describe(
+                'HTTPS for the admin API of `gatehouse auth-server` (clientAuth require: operators need a certificate)',
+              ),
           })
           .prefault({})
           .describe('Where the admin API listens: keep it on loopback or a private network'),

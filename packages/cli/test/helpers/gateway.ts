@@ -51,6 +51,8 @@ export interface GatewayYamlOptions {
   /** Top-level lines appended as they are (e.g. `sharedState:\n  url: redis://…`). */
   readonly extra?: string;
   readonly logLevel?: 'info' | 'warn';
+  /** `tls` blocks of the gateway listener and of its admin listener. */
+  readonly tls?: { readonly listen?: Record<string, unknown>; readonly admin?: Record<string, unknown> };
 }
 
 /**
@@ -75,9 +77,11 @@ export function buildGatewayYaml(options: GatewayYamlOptions): string {
     'gateway:',
     '  listen:',
     '    port: 0',
+    ...(options.tls?.listen === undefined ? [] : [`    tls: ${JSON.stringify(options.tls.listen)}`]),
     '  admin:',
     '    listen:',
     '      port: 0',
+    ...(options.tls?.admin === undefined ? [] : [`      tls: ${JSON.stringify(options.tls.admin)}`]),
     ...extraGateway,
     '  upstreams:',
     '    echo:',
@@ -96,8 +100,8 @@ export function publicRoute(id: string, prefix: string, extra: Record<string, un
 
 /** Where `gatehouse gateway` said it listens (its two lines on standard error). */
 export function parseGatewayUrls(stderr: string): { url: string; admin: string } | undefined {
-  const url = /gatehouse gateway: listening on (http:\/\/\S+)/.exec(stderr)?.[1];
-  const admin = /admin API on (http:\/\/\S+)\/admin\/gateway/.exec(stderr)?.[1];
+  const url = /gatehouse gateway: listening on (https?:\/\/\S+)/.exec(stderr)?.[1];
+  const admin = /admin API on (https?:\/\/\S+)\/admin\/gateway/.exec(stderr)?.[1];
   return url === undefined || admin === undefined ? undefined : { url, admin };
 }
 

@@ -20,6 +20,18 @@ describe('gateway configuration: deny by default, refused at load', () => {
     expect(config.rateLimit.onStoreFailure).toBe('local');
   });
 
+  it('takes TLS for the listener and the admin listener, with the secure defaults', () => {
+    const tls = { certFile: 'pki/gateway.pem', keyFile: 'pki/gateway-key.pem' };
+    const config = gatewayConfigSchema.parse({
+      upstreams,
+      routes: [route],
+      listen: { tls },
+      admin: { listen: { tls: { ...tls, caFile: 'pki/ca.pem', clientAuth: 'require' } } },
+    } satisfies GatewayConfigInput);
+    expect(config.listen.tls).toEqual({ ...tls, clientAuth: 'none', minVersion: 'TLSv1.2' });
+    expect(config.admin.listen.tls?.clientAuth).toBe('require');
+  });
+
   it.each([
     ['a route without auth', { upstreams, routes: [{ ...route, auth: undefined }] }, 'routes.0.auth'],
     ['an unknown auth mode', { upstreams, routes: [{ ...route, auth: 'basic' }] }, 'routes.0.auth'],
@@ -63,6 +75,20 @@ describe('gateway configuration: deny by default, refused at load', () => {
       'upstreams.app.targets.0',
     ],
     ['a route id that is not a label', { upstreams, routes: [{ ...route, id: 'Bad Id' }] }, 'routes.0.id'],
+    [
+      'TLS 1.1 on the listener',
+      { upstreams, routes: [route], listen: { tls: { certFile: 'c', keyFile: 'k', minVersion: 'TLSv1.1' } } },
+      'listen.tls.minVersion',
+    ],
+    [
+      'required admin client certificates without a CA',
+      {
+        upstreams,
+        routes: [route],
+        admin: { listen: { tls: { certFile: 'c', keyFile: 'k', clientAuth: 'require' } } },
+      },
+      'admin.listen.tls.caFile',
+    ],
   ])('refuses %s', (_name, input, path) => {
     const found = problems(input);
     expect(

@@ -1,3 +1,4 @@
+import { tlsListenerSchema } from '@gatehouse/core';
 import { z } from 'zod';
 
 const positiveInt = (description: string, fallback: number) =>
@@ -181,6 +182,9 @@ export const gatewayConfigSchema = z
       .strictObject({
         host: z.string().min(1).default('127.0.0.1').describe('Address to bind'),
         port: z.number().int().min(0).max(65535).default(8080).describe('TCP port (0: any free port)'),
+        tls: tlsListenerSchema
+          .optional()
+          .describe('HTTPS (HTTP/1.1 over TLS) for the gateway listener; absent: plain HTTP'),
       })
       .prefault({}),
     publicUrl: z
@@ -273,6 +277,11 @@ export const gatewayConfigSchema = z
           .strictObject({
             host: z.string().min(1).default('127.0.0.1'),
             port: z.number().int().min(0).max(65535).default(9091),
+            tls: tlsListenerSchema
+              .optional()
+              .describe(
+                'HTTPS for the admin listener (clientAuth require: admin clients need a certificate)',
+              ),
           })
           .prefault({})
           .describe(

@@ -1,4 +1,4 @@
-import type { MetricsRegistry } from '@gatehouse/core';
+import type { CertificateInfo, MetricsRegistry } from '@gatehouse/core';
 import type { Upstream } from '../upstream/index.js';
 
 /** The gateway's Prometheus series. Labels are route ids, methods and statuses: bounded sets. */
@@ -12,6 +12,8 @@ export interface GatewayMetrics {
   ): void;
   authFailure(reason: string): void;
   rateLimited(route: string): void;
+  /** The certificate a TLS listener (`gateway`, `admin`) serves now: on start and on each reload. */
+  certificateLoaded(listener: string, info: CertificateInfo): void;
 }
 
 export interface GatewayMetricSources {
@@ -50,6 +52,13 @@ export function createGatewayMetrics(
     name: 'gatehouse_rate_limited_total',
     help: 'Requests refused by a rate limit, by route id',
     labelNames: ['route'],
+  });
+  // A timestamp, as blackbox_exporter's probe_ssl_earliest_cert_expiry: it changes only when the
+  // certificate does, and the alert is `gatehouse_tls_certificate_expiry_seconds - time() < 14 * 86400`.
+  const certificateExpiry = registry.gauge({
+    name: 'gatehouse_tls_certificate_expiry_seconds',
+    help: 'Expiry time (notAfter, Unix seconds) of the certificate a TLS listener serves, by listener',
+    labelNames: ['listener'],
   });
   registry.gauge({
     name: 'gatehouse_bans_active',
@@ -123,6 +132,9 @@ export function createGatewayMetrics(
     },
     rateLimited(route) {
       rateLimited.inc([route]);
+    },
+    certificateLoaded(listener, info) {
+      certificateExpiry.set([listener], info.notAfter.getTime() / 1000);
     },
   };
 }
