@@ -192,6 +192,15 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     now,
     logger,
   });
+  /** Everything the gateway opened: released on close, or when the start fails after this point. */
+  const releaseAll = (): Promise<unknown> =>
+    Promise.allSettled([
+      runtime.close(),
+      store.close(),
+      limiter.close(),
+      authenticator?.close(),
+      bans.stop(),
+    ]);
   const bruteForceConfig = (): GatewayConfig['bruteForce'] => runtime.config.bruteForce;
   let bruteForce = bruteForceConfig().enabled ? buildBruteForce(bruteForceConfig()) : undefined;
   function buildBruteForce(config: GatewayConfig['bruteForce']): ReturnType<typeof createBruteForceDetector> {
@@ -294,13 +303,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     }
   } catch (err) {
     // Unusable certificate files: release what was opened, then fail the start.
-    await Promise.allSettled([
-      runtime.close(),
-      store.close(),
-      limiter.close(),
-      authenticator?.close(),
-      bans.stop(),
-    ]);
+    await releaseAll();
     throw err;
   }
   // One more than the limit, so that the pipeline sees an excess and answers 431 (node silently
@@ -420,13 +423,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
       await closed;
       clearInterval(sweeper);
       clearTimeout(timer);
-      await Promise.allSettled([
-        runtime.close(),
-        store.close(),
-        limiter.close(),
-        authenticator?.close(),
-        bans.stop(),
-      ]);
+      await releaseAll();
     },
   };
 }

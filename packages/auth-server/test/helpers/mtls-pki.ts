@@ -209,3 +209,18 @@ export function derOf(pem: string): Buffer {
 export function x5tS256(pem: string): string {
   return createHash('sha256').update(derOf(pem)).digest('base64url');
 }
+
+/**
+ * The auth server's listener in the mTLS suites: HTTPS with the test server certificate, partner
+ * certificates of the partner CA optional at the handshake (the token endpoint decides).
+ */
+export function partnerTlsListen(pki: TestPki) {
+  return {
+    tls: {
+      certFile: pki.files.cert,
+      keyFile: pki.files.key,
+      caFile: pki.files.partnerCa,
+      clientAuth: 'optional' as const,
+    },
+  };
+}

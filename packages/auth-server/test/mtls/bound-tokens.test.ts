@@ -7,7 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectOAuthError, type AttackCase } from '../helpers/attack-table.js';
 import { addUser } from '../helpers/browser-flow.js';
 import { TestClock, describeEachStore, startAuthServer, type TestAuthServer } from '../helpers/harness.js';
-import { createTestPki, opensslSelfSigned, x5tS256, type TestPki } from '../helpers/mtls-pki.js';
+import {
+  createTestPki,
+  opensslSelfSigned,
+  x5tS256,
+  type TestPki,
+  partnerTlsListen,
+} from '../helpers/mtls-pki.js';
 import {
   API,
   TEST_RESOURCES,
@@ -85,14 +91,7 @@ describeEachStore('RFC 8705 certificate-bound tokens', (stores) => {
       config: {
         resources: TEST_RESOURCES,
         login: { delayStepMs: 0 },
-        listen: {
-          tls: {
-            certFile: pki.files.cert,
-            keyFile: pki.files.key,
-            caFile: pki.files.partnerCa,
-            clientAuth: 'optional',
-          },
-        },
+        listen: partnerTlsListen(pki),
       },
     });
     const machine = {

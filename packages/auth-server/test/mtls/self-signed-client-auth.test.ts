@@ -9,6 +9,7 @@ import {
   publicJwkOf,
   x5tS256,
   type TestPki,
+  partnerTlsListen,
 } from '../helpers/mtls-pki.js';
 import { API, TEST_RESOURCES, newClient, type TestClient } from '../helpers/oauth-client.js';
 import { httpsPostForm } from '../helpers/tls-client.js';
@@ -115,14 +116,7 @@ describeEachStore('RFC 8705 self_signed_tls_client_auth over TLS', (stores) => {
       baseDir: pki.dir,
       config: {
         resources: TEST_RESOURCES,
-        listen: {
-          tls: {
-            certFile: pki.files.cert,
-            keyFile: pki.files.key,
-            caFile: pki.files.partnerCa,
-            clientAuth: 'optional',
-          },
-        },
+        listen: partnerTlsListen(pki),
       },
     });
     const register = (jwks: Record<string, unknown>[]) =>

@@ -59,43 +59,73 @@ async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> 
   }
 }
 
+/** A gateway over TLS with its own temporary folder, development CA and recording upstream. */
+interface TlsGateway {
+  readonly dir: string;
+  readonly ca: DevCa;
+  readonly upstream: RecordingUpstream;
+  readonly gateway: StartedGateway;
+  close(): Promise<void>;
+}
+
+async function startTlsGateway(
+  name: string,
+  tls: { readonly caFile?: string; readonly clientAuth?: 'none' | 'optional' | 'require' } = {},
+): Promise<TlsGateway> {
+  const dir = mkdtempSync(join(tmpdir(), `gatehouse-gateway-${name}-`));
+  const ca = await createDevCa();
+  const server = await ca.issue({
+    commonName: 'gateway',
+    dns: ['localhost'],
+    ip: ['127.0.0.1'],
+    usage: 'server',
+  });
+  writePem(dir, 'ca.pem', ca.certPem);
+  writePem(dir, 'gateway.pem', server.certPem);
+  writePem(dir, 'gateway-key.pem', server.keyPem);
+  const upstream = await startRecordingUpstream();
+  const gateway = await startGateway(
+    {
+      listen: {
+        host: '127.0.0.1',
+        port: 0,
+        tls: { certFile: 'gateway.pem', keyFile: 'gateway-key.pem', ...tls },
+      },
+      upstreams: { app: { targets: [upstream.url] } },
+      routes,
+    },
+    { baseDir: dir },
+  );
+  return {
+    dir,
+    ca,
+    upstream,
+    gateway,
+    async close() {
+      await gateway.close();
+      await upstream.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 describe('gateway over TLS', () => {
+  let stack: TlsGateway;
   let dir: string;
   let ca: DevCa;
   let upstream: RecordingUpstream;
   let gateway: StartedGateway;
   let dispatcher: Agent;
-
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'gatehouse-gateway-tls-'));
-    ca = await createDevCa();
-    const server = await ca.issue({
-      commonName: 'gateway',
-      dns: ['localhost'],
-      ip: ['127.0.0.1'],
-      usage: 'server',
-    });
-    writePem(dir, 'ca.pem', ca.certPem);
-    writePem(dir, 'gateway.pem', server.certPem);
-    writePem(dir, 'gateway-key.pem', server.keyPem);
-    upstream = await startRecordingUpstream();
-    gateway = await startGateway(
-      {
-        listen: { host: '127.0.0.1', port: 0, tls: { certFile: 'gateway.pem', keyFile: 'gateway-key.pem' } },
-        upstreams: { app: { targets: [upstream.url] } },
-        routes,
-      },
-      { baseDir: dir },
-    );
+    stack = await startTlsGateway('tls');
+    ({ dir, ca, upstream, gateway } = stack);
     // What `curl --cacert ca.pem` does: trust the development CA, nothing else.
     dispatcher = new Agent({ connect: { ca: ca.certPem } });
   });
 
   afterAll(async () => {
     await dispatcher.close();
-    await gateway.close();
-    await upstream.close();
-    rmSync(dir, { recursive: true, force: true });
+    await stack.close();
   });
 
   it('answers HTTPS with HSTS and tells the upstream the request came over https', async () => {
@@ -130,37 +160,18 @@ describe('gateway over TLS', () => {
 });
 
 describe('gateway certificate reload', () => {
+  let stack: TlsGateway;
   let dir: string;
   let ca: DevCa;
-  let upstream: RecordingUpstream;
   let gateway: StartedGateway;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'gatehouse-gateway-reload-'));
-    ca = await createDevCa();
-    const server = await ca.issue({
-      commonName: 'gateway',
-      dns: ['localhost'],
-      ip: ['127.0.0.1'],
-      usage: 'server',
-    });
-    writePem(dir, 'gateway.pem', server.certPem);
-    writePem(dir, 'gateway-key.pem', server.keyPem);
-    upstream = await startRecordingUpstream();
-    gateway = await startGateway(
-      {
-        listen: { host: '127.0.0.1', port: 0, tls: { certFile: 'gateway.pem', keyFile: 'gateway-key.pem' } },
-        upstreams: { app: { targets: [upstream.url] } },
-        routes,
-      },
-      { baseDir: dir },
-    );
+    stack = await startTlsGateway('reload');
+    ({ dir, ca, gateway } = stack);
   });
 
   afterAll(async () => {
-    await gateway.close();
-    await upstream.close();
-    rmSync(dir, { recursive: true, force: true });
+    await stack.close();
   });
 
   const expiryMetric = (): string =>
@@ -250,42 +261,18 @@ describe('gateway certificate reload', () => {
 });
 
 describe('gateway with client certificates required', () => {
-  let dir: string;
+  let stack: TlsGateway;
   let ca: DevCa;
   let upstream: RecordingUpstream;
   let gateway: StartedGateway;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'gatehouse-gateway-mtls-'));
-    ca = await createDevCa();
-    const server = await ca.issue({ commonName: 'gateway', ip: ['127.0.0.1'], usage: 'server' });
-    writePem(dir, 'ca.pem', ca.certPem);
-    writePem(dir, 'gateway.pem', server.certPem);
-    writePem(dir, 'gateway-key.pem', server.keyPem);
-    upstream = await startRecordingUpstream();
-    gateway = await startGateway(
-      {
-        listen: {
-          host: '127.0.0.1',
-          port: 0,
-          tls: {
-            certFile: 'gateway.pem',
-            keyFile: 'gateway-key.pem',
-            caFile: 'ca.pem',
-            clientAuth: 'require',
-          },
-        },
-        upstreams: { app: { targets: [upstream.url] } },
-        routes,
-      },
-      { baseDir: dir },
-    );
+    stack = await startTlsGateway('mtls', { caFile: 'ca.pem', clientAuth: 'require' });
+    ({ ca, upstream, gateway } = stack);
   });
 
   afterAll(async () => {
-    await gateway.close();
-    await upstream.close();
-    rmSync(dir, { recursive: true, force: true });
+    await stack.close();
   });
 
   it('admits a partner with a certificate of the CA and refuses one without or from another CA', async () => {
