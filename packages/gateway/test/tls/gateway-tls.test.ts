@@ -1,4 +1,4 @@
-import { X509Certificate, createHash } from 'node:crypto';
+import { X509Certificate, createHash, createPublicKey } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
@@ -10,7 +10,9 @@ import { createDevCa, type CertificateAndKey, type DevCa } from '@gatehouse/core
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRecordingUpstream, type RecordingUpstream } from '../support/recording-upstream.js';
-import { startGateway, type StartedGateway } from '../support/start-gateway.js';
+import { ACCOUNTS, API, TestClock, startAuthServer, type TestAuthServer } from '../support/auth-server.js';
+import { startGateway, type StartGatewayOptions, type StartedGateway } from '../support/start-gateway.js';
+import type { GatewayConfigInput } from '../../src/index.js';
 
 const routes = [{ id: 'api', match: { pathPrefix: '/api' }, upstream: 'app', auth: 'none' as const }];
 
@@ -30,11 +32,17 @@ function getWithNewHandshake(
   url: string,
   ca: string,
   client?: CertificateAndKey,
+  headers: Readonly<Record<string, string>> = {},
 ): Promise<{ status: number; fingerprint: string }> {
   return new Promise((resolve, reject) => {
     const req = httpsRequest(
       url,
-      { ca, agent: false, ...(client === undefined ? {} : { cert: client.certPem, key: client.keyPem }) },
+      {
+        ca,
+        agent: false,
+        headers,
+        ...(client === undefined ? {} : { cert: client.certPem, key: client.keyPem }),
+      },
       (res) => {
         const socket = res.socket;
         const peer = socket instanceof TLSSocket ? socket.getPeerX509Certificate() : undefined;
@@ -71,6 +79,8 @@ interface TlsGateway {
 async function startTlsGateway(
   name: string,
   tls: { readonly caFile?: string; readonly clientAuth?: 'none' | 'optional' | 'require' } = {},
+  config: Partial<Omit<GatewayConfigInput, 'listen' | 'upstreams'>> = {},
+  options: Omit<StartGatewayOptions, 'baseDir'> = {},
 ): Promise<TlsGateway> {
   const dir = mkdtempSync(join(tmpdir(), `gatehouse-gateway-${name}-`));
   const ca = await createDevCa();
@@ -93,8 +103,9 @@ async function startTlsGateway(
       },
       upstreams: { app: { targets: [upstream.url] } },
       routes,
+      ...config,
     },
-    { baseDir: dir },
+    { ...options, baseDir: dir },
   );
   return {
     dir,
@@ -345,5 +356,103 @@ describe('gateway with unusable TLS files', () => {
       ),
     ).rejects.toMatchObject({ code: 'ERR_CONFIG_INVALID' });
     rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('certificate-bound access tokens through the gateway (RFC 8705 §3)', () => {
+  let as: TestAuthServer;
+  let stack: TlsGateway;
+  let partner: CertificateAndKey;
+  let token = '';
+
+  beforeAll(async () => {
+    // The partner authenticates with its certificate (self_signed_tls_client_auth), passed by a
+    // trusted proxy in the RFC 9440 header: the auth server binds the token to it.
+    as = await startAuthServer({
+      clock: new TestClock(Date.now()),
+      config: { mtls: { certificateHeader: 'client-cert', trustedProxies: ['127.0.0.1/32'] } },
+    });
+    const gatewayClient = await as.createGatewayClient();
+    stack = await startTlsGateway(
+      'bound',
+      { caFile: 'ca.pem', clientAuth: 'optional' },
+      {
+        auth: {
+          issuer: as.issuer,
+          audience: [API],
+          clientId: gatewayClient.clientId,
+          clientSecret: gatewayClient.clientSecret,
+        },
+        routes: [
+          { id: 'api', match: { pathPrefix: '/api' }, upstream: 'app', auth: 'jwt', audience: ACCOUNTS },
+        ],
+      },
+      { state: as.state, now: as.clock.now },
+    );
+    partner = await stack.ca.issue({ commonName: 'partner', usage: 'client' });
+    const jwk = createPublicKey(partner.certPem).export({ format: 'jwk' });
+    const { client } = await as.server.services.clients.create({
+      name: 'bound partner',
+      grantTypes: ['client_credentials'],
+      authMethod: 'self_signed_tls_client_auth',
+      jwks: { keys: [jwk] },
+      scopes: ['accounts:read'],
+      resources: [API, ACCOUNTS],
+      tokenFormat: 'jwt',
+    });
+    const der = new X509Certificate(partner.certPem).raw;
+    const answer = await fetch(as.tokenEndpoint, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        'client-cert': `:${der.toString('base64')}:`,
+      },
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: client.clientId,
+        resource: API,
+      }).toString(),
+    });
+    const body = (await answer.json()) as { access_token?: string };
+    expect(answer.status).toBe(200);
+    token = body.access_token ?? '';
+    const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as {
+      cnf?: Record<string, string>;
+    };
+    expect(claims.cnf?.['x5t#S256']).toBe(createHash('sha256').update(der).digest('base64url'));
+  });
+
+  afterAll(async () => {
+    await stack.close();
+    await as.close();
+  });
+
+  const call = (client?: CertificateAndKey) =>
+    getWithNewHandshake(`${stack.gateway.url}/api/accounts`, stack.ca.certPem, client, {
+      authorization: `Bearer ${token}`,
+    });
+
+  it('admits the token with its certificate; the service gets an unbound internal JWT', async () => {
+    const before = stack.upstream.requests.length;
+    expect((await call(partner)).status).toBe(200);
+    const forwarded = stack.upstream.requests.at(-1)?.headers['authorization'] ?? '';
+    expect(stack.upstream.requests.length).toBe(before + 1);
+    expect(forwarded).not.toBe(`Bearer ${token}`);
+  });
+
+  it.each([
+    ['without a client certificate', () => Promise.resolve(undefined)],
+    [
+      'with another certificate of the same CA',
+      () => stack.ca.issue({ commonName: 'partner', usage: 'client' }),
+    ],
+    [
+      'with a certificate of another CA',
+      async () => (await createDevCa()).issue({ commonName: 'partner', usage: 'client' }),
+    ],
+  ])('refuses the token %s (401), nothing reaches the service', async (_name, certificate) => {
+    const before = stack.upstream.requests.length;
+    expect((await call(await certificate())).status).toBe(401);
+    expect(stack.upstream.requests.length).toBe(before);
   });
 });
