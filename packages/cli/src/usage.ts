@@ -29,7 +29,10 @@ Components
 Operations (directly on the stores of the configured data dir or DATABASE_URL; no server needed)
   clients create --name N --grant G [--grant G ...] [--scope "a b"] [--token-format opaque|jwt]
                  [--redirect-uri U ...] [--post-logout-redirect-uri U ...] [--resource R ...]
-                 [--auth-method client_secret_basic|client_secret_post|private_key_jwt|none]
+                 [--auth-method client_secret_basic|client_secret_post|private_key_jwt|none|
+                                tls_client_auth|self_signed_tls_client_auth]
+                 [--tls-subject-dn DN | --tls-san-dns D | --tls-san-uri U | --tls-san-ip I |
+                  --tls-san-email E (tls_client_auth)] [--bound-tokens (RFC 8705 §3)]
                  [--jwks FILE (public keys for private_key_jwt)]
                  [--public] [--first-party] [--introspect] [--require-par] [--json]
                                           prints the client secret once

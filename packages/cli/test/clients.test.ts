@@ -157,6 +157,50 @@ describe('gatehouse clients', () => {
     expect((await storedClient(deployment, client.client_id))?.secret_hash).toBeNull();
   });
 
+  it('a tls_client_auth client (RFC 8705 §2.1) is registered with its one certificate name and no secret', async () => {
+    const result = await deployment.run([
+      'clients',
+      'create',
+      '--name',
+      'Partner over mTLS',
+      '--grant',
+      'client_credentials',
+      '--auth-method',
+      'tls_client_auth',
+      '--tls-san-dns',
+      'partner.example',
+      '--bound-tokens',
+      '--json',
+    ]);
+    expect(result.code).toBe(0);
+    const client = JSON.parse(result.stdout) as ClientJson & Record<string, unknown>;
+    expect(client).toMatchObject({
+      token_endpoint_auth_method: 'tls_client_auth',
+      tls_client_auth_san_dns: 'partner.example',
+      tls_client_certificate_bound_access_tokens: true,
+    });
+    expect(client).not.toHaveProperty('client_secret');
+  });
+
+  it.each([
+    ['no certificate name', []],
+    ['two certificate names', ['--tls-san-dns', 'a.example', '--tls-san-uri', 'spiffe://x/y']],
+  ])('refuses a tls_client_auth client with %s, saying why', async (_name, flags) => {
+    const result = await deployment.run([
+      'clients',
+      'create',
+      '--name',
+      'bad',
+      '--grant',
+      'client_credentials',
+      '--auth-method',
+      'tls_client_auth',
+      ...flags,
+    ]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/tls_client_auth/);
+  });
+
   it('a private_key_jwt client (RFC 7523) takes its public keys from --jwks FILE and gets no secret', async () => {
     const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const jwk = { ...publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'ES256', use: 'sig' };

@@ -32,6 +32,14 @@ async function create(args: readonly string[], io: CliIo): Promise<number> {
     introspect: { type: 'boolean' },
     'require-par': { type: 'boolean' },
     jwks: { type: 'string' },
+    // RFC 8705 §2.1.2: the one certificate name a tls_client_auth client is registered with.
+    'tls-subject-dn': { type: 'string' },
+    'tls-san-dns': { type: 'string' },
+    'tls-san-uri': { type: 'string' },
+    'tls-san-ip': { type: 'string' },
+    'tls-san-email': { type: 'string' },
+    // RFC 8705 §3.4: access tokens bound to the client's certificate even without mTLS client auth.
+    'bound-tokens': { type: 'boolean' },
   });
   const name = requireValue(values.name, '--name');
   const grants = values.grant ?? [];
@@ -57,6 +65,8 @@ async function create(args: readonly string[], io: CliIo): Promise<number> {
     ...(values.introspect === true ? { can_introspect: true } : {}),
     ...(values['require-par'] === true ? { require_pushed_authorization_requests: true } : {}),
     ...(values.jwks === undefined ? {} : { jwks: await readJwks(resolve(io.cwd, values.jwks)) }),
+    ...tlsClientAuthName(values),
+    ...(values['bound-tokens'] === true ? { tls_client_certificate_bound_access_tokens: true } : {}),
   };
   const deployment = await loadDeployment(io, { config: values.config, dataDir: values['data-dir'] });
   const { client, client_secret: secret } = await withRuntime(io, deployment, (runtime) =>
@@ -132,4 +142,24 @@ async function remove(args: readonly string[], io: CliIo): Promise<number> {
   if (values.json === true) writeJson(io, { deleted: clientId });
   else writeLine(io.stdout, `Client ${clientId} deleted.`);
   return EXIT_OK;
+}
+
+const TLS_NAME_FLAGS = {
+  'tls-subject-dn': 'tls_client_auth_subject_dn',
+  'tls-san-dns': 'tls_client_auth_san_dns',
+  'tls-san-uri': 'tls_client_auth_san_uri',
+  'tls-san-ip': 'tls_client_auth_san_ip',
+  'tls-san-email': 'tls_client_auth_san_email',
+} as const;
+
+/** The `--tls-*` flag given (the admin API checks that there is exactly one with tls_client_auth). */
+function tlsClientAuthName(
+  values: Partial<Record<keyof typeof TLS_NAME_FLAGS, string>>,
+): Record<string, string> {
+  const names: Record<string, string> = {};
+  for (const [flag, field] of Object.entries(TLS_NAME_FLAGS)) {
+    const value = values[flag as keyof typeof TLS_NAME_FLAGS];
+    if (value !== undefined) names[field] = value;
+  }
+  return names;
 }
