@@ -1,4 +1,5 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { X509Certificate, createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -607,6 +608,51 @@ describe.skipIf(!chromiumStatus.available)('the demo app in Chromium', () => {
       // Logging in again asks for the password: the auth server's session ended too.
       await startLogin(page);
       await expect(page.locator('input[name="password"]').isVisible()).resolves.toBe(true);
+    });
+  });
+});
+
+describe.skipIf(!chromiumStatus.available)('the demo app in Chromium over HTTPS (gatehouse up --tls)', () => {
+  let plain: { stack: DemoStack; browser: Chromium };
+
+  beforeAll(async () => {
+    plain = { stack, browser: chromiumBrowser };
+    stack = await startDemoStack({ tls: true });
+    // Chromium trusts the stack's certificate the way a developer who imported the development CA
+    // would see it: pinned by its public key, nothing else is accepted.
+    const server = new X509Certificate(readFileSync(join(stack.dataDir, 'pki', 'server.pem')));
+    const spki = createHash('sha256')
+      .update(server.publicKey.export({ type: 'spki', format: 'der' }))
+      .digest('base64');
+    chromiumBrowser = await chromium.launch({
+      executablePath: process.env['CHROMIUM_PATH'] ?? CHROMIUM_PATH,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        `--ignore-certificate-errors-spki-list=${spki}`,
+      ],
+      headless: true,
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await (chromiumBrowser as Chromium | undefined)?.close();
+    const started = stack as DemoStack | undefined;
+    if (started !== undefined && started !== plain.stack) expect(await started.stop()).toBe(0);
+    ({ stack, browser: chromiumBrowser } = plain);
+  });
+
+  it('logs alice in over HTTPS: a __Host- Secure HttpOnly session cookie, no token in the page', async () => {
+    expect(stack.demo.bff.startsWith('https://')).toBe(true);
+    await inScenario(async ({ context, page }) => {
+      await logInThroughUi(page, stack.demo.users.alice);
+      await expect(page.locator('#user-name').textContent()).resolves.toBe('Alice Example');
+      const cookies = await context.cookies(stack.demo.bff);
+      const session = cookies.find((cookie) => cookie.name === `__Host-${SESSION_COOKIE}`);
+      expect(session).toMatchObject({ secure: true, httpOnly: true, sameSite: 'Lax', path: '/' });
+      expect(cookies.map((cookie) => cookie.name)).not.toContain(SESSION_COOKIE);
+      await expect(page.evaluate(() => document.cookie)).resolves.toBe('');
     });
   });
 });

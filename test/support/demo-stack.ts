@@ -86,11 +86,19 @@ function childEnv(): NodeJS.ProcessEnv {
  * does: resolves once it prints that every health check passed.
  */
 export async function startDemoStack(
-  options: { dataDir?: string; timeoutMs?: number } = {},
+  options: { dataDir?: string; timeoutMs?: number; tls?: boolean } = {},
 ): Promise<DemoStack> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'gatehouse-demo-'));
   const portBase = await freePortBase();
-  const child = spawn(process.execPath, [BIN, 'up', '--data-dir', dataDir, '--port-base', String(portBase)], {
+  const args = [
+    'up',
+    '--data-dir',
+    dataDir,
+    '--port-base',
+    String(portBase),
+    ...(options.tls === true ? ['--tls'] : []),
+  ];
+  const child = spawn(process.execPath, [BIN, ...args], {
     cwd: ROOT,
     env: childEnv(),
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,11 +1,11 @@
 export const USAGE = `Usage: gatehouse <command> [options]
 
 Demo stack (development only; refused with NODE_ENV=production)
-  up [--config STACK_FILE] [--data-dir DIR] [--port-base N]
+  up [--config STACK_FILE] [--data-dir DIR] [--port-base N] [--tls]
                                           auth server, gateway, BFF and demo services, each its own
                                           process; Ctrl-C stops them all (STACK_FILE default
                                           examples/demo/gatehouse.yaml, data dir .gatehouse/)
-  init [--config STACK_FILE] [--data-dir DIR] [--port-base N] [--json]
+  init [--config STACK_FILE] [--data-dir DIR] [--port-base N] [--tls] [--json]
                                           data dir, dev CA and certificates, demo clients and users,
                                           demo.json and the deployment file, without starting anything
 

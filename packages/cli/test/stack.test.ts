@@ -147,6 +147,9 @@ describe('gatehouse init', () => {
     const moved = await runCli(['init', '--data-dir', data, '--port-base', '24000'], { cwd: ROOT });
     expect(moved.code).toBe(1);
     expect(moved.stderr).toMatch(/other addresses/);
+    const https = await runCli(['init', '--data-dir', data, '--port-base', '23000', '--tls'], { cwd: ROOT });
+    expect(https.code).toBe(1);
+    expect(https.stderr).toMatch(/--tls setting/);
   });
 
   it('refuses a data dir with a database but no state (an interrupted first run)', async () => {

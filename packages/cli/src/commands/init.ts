@@ -18,6 +18,7 @@ export async function initCommand(args: readonly string[], io: CliIo): Promise<n
     config: values.config,
     dataDir: values['data-dir'],
     portBase: values['port-base'],
+    tls: values.tls,
   });
   const init = await initStack(io, stack);
   if (values.json === true) {

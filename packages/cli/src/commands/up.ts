@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { loadTlsServerOptions, tlsListenerSchema } from '@gatehouse/core';
 import { Agent, request, type Dispatcher } from 'undici';
 import { parse } from '../args.js';
 import { CommandError, EXIT_FAILURE, EXIT_OK, writeLine, type CliIo } from '../io.js';
@@ -16,6 +17,7 @@ export const STACK_OPTIONS = {
   config: { type: 'string' },
   'data-dir': { type: 'string' },
   'port-base': { type: 'string' },
+  tls: { type: 'boolean' },
 } as const;
 
 /** Time allowed for each start step (a first start migrates databases and creates keys). */
@@ -34,18 +36,20 @@ export function refuseProduction(io: CliIo): void {
  * The children's environment: ours, without what would point a component at other stores or keys
  * (`up` is the embedded one-machine stack: SQLite files and memory in the data dir).
  */
-function childEnvironment(env: CliIo['env']): NodeJS.ProcessEnv {
+function childEnvironment(env: CliIo['env'], caFile: string): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(env)) {
     if (value !== undefined && !['DATABASE_URL', 'REDIS_URL', 'GATEHOUSE_KEK'].includes(name))
       out[name] = value;
   }
+  // The components trust the development CA (with --tls they call each other over https).
+  out['NODE_EXTRA_CA_CERTS'] = caFile;
   return out;
 }
 
-async function answers200(url: string, dispatcher?: Dispatcher): Promise<boolean> {
+async function answers200(url: string, dispatcher: Dispatcher): Promise<boolean> {
   const response = await request(url, {
-    ...(dispatcher === undefined ? {} : { dispatcher }),
+    dispatcher,
     headersTimeout: 2000,
     bodyTimeout: 2000,
   });
@@ -54,7 +58,7 @@ async function answers200(url: string, dispatcher?: Dispatcher): Promise<boolean
 }
 
 /**
- * `gatehouse up [--config STACK_FILE] [--data-dir DIR] [--port-base N]`: the whole demo stack,
+ * `gatehouse up [--config STACK_FILE] [--data-dir DIR] [--port-base N] [--tls]`: the whole demo stack,
  * each component a separate process (as on separate machines): the auth server, then the two
  * services, then the gateway, then the BFF. Ready only when every health check passes;
  * Ctrl-C (SIGINT/SIGTERM) stops them all; a component that fails to start or stops unexpectedly
@@ -67,6 +71,7 @@ export async function upCommand(args: readonly string[], io: CliIo): Promise<num
     config: values.config,
     dataDir: values['data-dir'],
     portBase: values['port-base'],
+    tls: values.tls,
   });
   for (const name of SERVICE_NAMES) {
     if (!existsSync(stack.serviceMains[name]))
@@ -77,15 +82,18 @@ export async function upCommand(args: readonly string[], io: CliIo): Promise<num
 
   const pki = pkiFiles(stack.dataDir);
   // The health checks of the services present the gateway's certificate: nothing else gets in.
+  const ca = await readFile(pki.ca.cert, 'utf8');
   const mtls = new Agent({
     connect: {
       cert: await readFile(pki.gateway.cert, 'utf8'),
       key: await readFile(pki.gateway.key, 'utf8'),
-      ca: await readFile(pki.ca.cert, 'utf8'),
+      ca,
     },
   });
-  const specs = buildSpecs(stack, init.deploymentFile, init.serviceConfigFiles, mtls);
-  const supervisor = createSupervisor(io, childEnvironment(io.env));
+  // The other checks trust the development CA only (https with --tls).
+  const checks = new Agent({ connect: { ca } });
+  const specs = buildSpecs(stack, init.deploymentFile, init.serviceConfigFiles, mtls, checks);
+  const supervisor = createSupervisor(io, childEnvironment(io.env, pki.ca.cert));
   const stopRequested = stopped(io.signal).then(() => 'stop' as const);
   let admin: AdminFront | undefined;
   let code = EXIT_OK;
@@ -102,12 +110,26 @@ export async function upCommand(args: readonly string[], io: CliIo): Promise<num
       if (outcome !== 'ready') throw new CommandError(outcome);
     }
     const all = Object.values(specs);
-    admin = await startAdminFront(
-      stack.host,
-      stack.ports.admin,
-      { gateway: stack.urls.gatewayAdmin, bff: stack.urls.bff, authServer: stack.urls.authServerAdmin },
-      async () => (await Promise.all(all.map((spec) => spec.ready().catch(() => false)))).every(Boolean),
-    );
+    admin = await startAdminFront({
+      host: stack.host,
+      port: stack.ports.admin,
+      targets: {
+        gateway: stack.urls.gatewayAdmin,
+        bff: stack.urls.bff,
+        authServer: stack.urls.authServerAdmin,
+      },
+      stackReady: async () =>
+        (await Promise.all(all.map((spec) => spec.ready().catch(() => false)))).every(Boolean),
+      ca,
+      ...(stack.tls
+        ? {
+            tls: loadTlsServerOptions(
+              tlsListenerSchema.parse({ certFile: pki.server.cert, keyFile: pki.server.key }),
+              stack.dataDir,
+            ),
+          }
+        : {}),
+    });
     writeLine(io.stdout, '');
     writeLine(io.stdout, `Gatehouse demo stack is ready (data dir ${stack.dataDir})`);
     writeLine(io.stdout, '');
@@ -125,6 +147,7 @@ export async function upCommand(args: readonly string[], io: CliIo): Promise<num
     await admin?.close();
     await supervisor.stop();
     await mtls.close();
+    await checks.close();
     writeLine(io.stderr, 'gatehouse up: stopped');
   }
   return code;
@@ -135,6 +158,7 @@ function buildSpecs(
   deploymentFile: string,
   serviceConfigFiles: Readonly<Record<(typeof SERVICE_NAMES)[number], string>>,
   mtls: Dispatcher,
+  checks: Dispatcher,
 ): Record<'authServer' | 'accounts' | 'orders' | 'gateway' | 'bff', ChildSpec> {
   const node = process.execPath;
   const cli = fileURLToPath(new URL('../../bin/gatehouse.js', import.meta.url));
@@ -150,7 +174,7 @@ function buildSpecs(
       name: 'auth-server',
       command: node,
       args: component('auth-server'),
-      ready: () => answers200(`${stack.urls.issuer}/.well-known/openid-configuration`),
+      ready: () => answers200(`${stack.urls.issuer}/.well-known/openid-configuration`, checks),
     },
     accounts: service('accounts'),
     orders: service('orders'),
@@ -159,14 +183,14 @@ function buildSpecs(
       command: node,
       args: component('gateway'),
       ready: async () =>
-        (await answers200(`${stack.urls.gatewayAdmin}/readyz`)) &&
-        (await answers200(`${stack.urls.gateway}/public/status`)),
+        (await answers200(`${stack.urls.gatewayAdmin}/readyz`, checks)) &&
+        (await answers200(`${stack.urls.gateway}/public/status`, checks)),
     },
     bff: {
       name: 'bff',
       command: node,
       args: component('bff'),
-      ready: () => answers200(`${stack.urls.bff}/auth/session`),
+      ready: () => answers200(`${stack.urls.bff}/auth/session`, checks),
     },
   };
 }

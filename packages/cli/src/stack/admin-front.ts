@@ -1,5 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { TlsServerOptions } from '@gatehouse/core';
 import { Agent, request } from 'undici';
 
 /** Where each admin path of the stack is served (the components' own admin listeners). */
@@ -52,14 +54,21 @@ async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
  * passes each path to the right one. Authentication stays with the components (one admin token).
  * `/healthz` answers for the entry itself, `/readyz` for the whole stack.
  */
-export async function startAdminFront(
-  host: string,
-  port: number,
-  targets: AdminTargets,
-  stackReady: () => Promise<boolean>,
-): Promise<AdminFront> {
-  const dispatcher = new Agent({ connections: 16 });
-  const server: Server = createServer((req, res) => {
+export interface AdminFrontOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly targets: AdminTargets;
+  readonly stackReady: () => Promise<boolean>;
+  /** The CA the components' certificates chain to (their admin listeners are https with --tls). */
+  readonly ca: string;
+  /** Serve the entry itself over HTTPS (`--tls`), with core's TLS defaults. */
+  readonly tls?: TlsServerOptions;
+}
+
+export async function startAdminFront(options: AdminFrontOptions): Promise<AdminFront> {
+  const { host, port, targets, stackReady } = options;
+  const dispatcher = new Agent({ connections: 16, connect: { ca: options.ca } });
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const url = new URL(req.url ?? '/', 'http://admin.invalid');
     if (url.pathname === '/healthz') {
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
@@ -85,7 +94,9 @@ export async function startAdminFront(
       return;
     }
     void relay(req, res, `${target}${url.pathname}${url.search}`);
-  });
+  };
+  const server: Server =
+    options.tls === undefined ? createServer(handler) : createHttpsServer(options.tls, handler);
 
   async function relay(req: IncomingMessage, res: ServerResponse, to: string): Promise<void> {
     try {
@@ -130,7 +141,7 @@ export async function startAdminFront(
   });
   const address = server.address() as AddressInfo;
   return {
-    url: `http://${host}:${address.port}`,
+    url: `${options.tls === undefined ? 'http' : 'https'}://${host}:${address.port}`,
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -18,6 +18,8 @@ export function pkiFiles(dataDir: string) {
   return {
     folder: pki,
     ca: pair('ca'),
+    /** The listeners' certificate with `--tls` (SAN localhost and the stack's address). */
+    server: pair('server'),
     gateway: pair('gateway'),
     accounts: pair('accounts'),
     orders: pair('orders'),
@@ -54,6 +56,8 @@ export function buildStackDeployment(stack: Stack, secrets: StackSecrets): Deplo
   const { host, ports, urls, config } = stack;
   const pki = pkiFiles(stack.dataDir);
   const api = gatewayAudience(stack);
+  // --tls: every listener on the development CA's server certificate (TLS 1.2+, core's defaults).
+  const tls = stack.tls ? { tls: { certFile: pki.server.cert, keyFile: pki.server.key } } : {};
   const upstream = (name: ServiceName) => ({
     targets: [`https://${host}:${ports[name]}`],
     tls: {
@@ -82,10 +86,10 @@ export function buildStackDeployment(stack: Stack, secrets: StackSecrets): Deplo
   return {
     dataDir: stack.dataDir,
     log: { level: config.log.level },
-    admin: { listen: { host, port: ports.authServerAdmin }, token: secrets.adminToken },
+    admin: { listen: { host, port: ports.authServerAdmin, ...tls }, token: secrets.adminToken },
     authServer: {
       issuer: urls.issuer,
-      listen: { host, port: ports.authServer },
+      listen: { host, port: ports.authServer, ...tls },
       resources: [
         { id: api, scopes: allScopes(stack) },
         ...SERVICE_NAMES.map((name) => ({
@@ -97,9 +101,9 @@ export function buildStackDeployment(stack: Stack, secrets: StackSecrets): Deplo
       ],
     },
     gateway: {
-      listen: { host, port: ports.gateway },
+      listen: { host, port: ports.gateway, ...tls },
       publicUrl: urls.gateway,
-      admin: { listen: { host, port: ports.gatewayAdmin } },
+      admin: { listen: { host, port: ports.gatewayAdmin, ...tls } },
       // RFC 6797 §7.2: no Strict-Transport-Security over plain HTTP (the loopback demo).
       responses: { hsts: urls.gateway.startsWith('https:') ? 'max-age=31536000; includeSubDomains' : false },
       auth: {
@@ -122,7 +126,7 @@ export function buildStackDeployment(stack: Stack, secrets: StackSecrets): Deplo
     },
     bff: {
       publicUrl: urls.bff,
-      listen: { host, port: ports.bff },
+      listen: { host, port: ports.bff, ...tls },
       oidc: {
         issuer: urls.issuer,
         clientId: secrets.bffClient.clientId,

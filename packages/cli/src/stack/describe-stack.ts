@@ -24,5 +24,14 @@ export function describeStack(stack: Stack, init: InitializedStack): string {
     `Passwords, client secrets and the admin token are random for this data dir: ${demoFile}`,
     `  e.g. the password of alice:  node -p "require('${demoFile}').users.alice.password"`,
     init.created ? `  (created now; later runs reuse them)` : `  (reused from the first run)`,
+    ...(stack.tls
+      ? [
+          '',
+          `HTTPS with the development CA ${join(stack.dataDir, 'pki', 'ca.pem')}; to trust it:`,
+          `  curl --cacert ${join(stack.dataDir, 'pki', 'ca.pem')} ${stack.urls.gateway}/public/status`,
+          `  NODE_EXTRA_CA_CERTS=${join(stack.dataDir, 'pki', 'ca.pem')} node …`,
+          '  browsers: import it as a trusted authority (development machines only), or expect a warning',
+        ]
+      : []),
   ].join('\n');
 }

@@ -53,6 +53,8 @@ interface StackState extends StackSecrets {
   readonly version: 1;
   readonly host: string;
   readonly ports: StackPorts;
+  /** Created for https (`--tls`): the issuer and the registered redirect URIs depend on it. */
+  readonly tls?: boolean;
 }
 
 export interface InitializedStack {
@@ -108,7 +110,13 @@ async function ensurePki(stack: Stack, now: number): Promise<void> {
     await writePrivate(pki.ca.key, ca.keyPem);
     await writeFile(pki.ca.cert, ca.certPem);
   }
+  const hostIp = stack.host === 'localhost' ? ['127.0.0.1'] : [stack.host];
   const leaves = [
+    {
+      // Every listener's certificate with --tls (issued always: a later --tls run finds it ready).
+      files: pki.server,
+      options: { commonName: 'gatehouse-local', dns: ['localhost'], ip: hostIp, usage: 'server' as const },
+    },
     {
       files: pki.gateway,
       options: { commonName: 'gateway', uri: [stack.config.gatewayIdentity], usage: 'client' as const },
@@ -118,7 +126,7 @@ async function ensurePki(stack: Stack, now: number): Promise<void> {
       options: {
         commonName: name,
         dns: ['localhost'],
-        ip: stack.host === 'localhost' ? ['127.0.0.1'] : [stack.host],
+        ip: hostIp,
         uri: [serviceIdentity(name)],
         usage: 'server' as const,
         validityDays: 90,
@@ -281,7 +289,13 @@ export async function initStack(io: CliIo, stack: Stack, now = Date.now()): Prom
       );
     }
     ({ demo, secrets } = await createDemoPrincipals(io, stack));
-    const state: StackState = { version: 1, host: stack.host, ports: stack.ports, ...secrets };
+    const state: StackState = {
+      version: 1,
+      host: stack.host,
+      ports: stack.ports,
+      tls: stack.tls,
+      ...secrets,
+    };
     await writePrivate(paths.demo, json(demo));
     await writePrivate(paths.state, json(state));
   } else {
@@ -289,10 +303,13 @@ export async function initStack(io: CliIo, stack: Stack, now = Date.now()): Prom
     const samePorts = Object.entries(stack.ports).every(
       ([name, port]) => state.ports[name as keyof StackPorts] === port,
     );
-    if (state.host !== stack.host || !samePorts) {
+    const stateTls = state.tls === true;
+    if (state.host !== stack.host || !samePorts || stateTls !== stack.tls) {
+      const issuer = `${stateTls ? 'https' : 'http'}://${state.host}:${state.ports.authServer}`;
       throw new CommandError(
-        `${stack.dataDir} was initialised for other addresses (issuer http://${state.host}:${state.ports.authServer}); ` +
-          'registered redirect URIs and the issuer depend on them: use the same ports, or another --data-dir',
+        `${stack.dataDir} was initialised for other addresses (issuer ${issuer}${stateTls ? ', --tls' : ''}); ` +
+          'registered redirect URIs and the issuer depend on them: use the same ports and --tls setting, ' +
+          'or another --data-dir',
       );
     }
     demo = await readJson<DemoJson>(paths.demo);

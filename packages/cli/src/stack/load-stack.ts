@@ -29,12 +29,15 @@ export interface Stack {
   };
   /** Absolute entry module of each service. */
   readonly serviceMains: Readonly<Record<ServiceName, string>>;
+  /** `--tls`: every listener speaks HTTPS with a certificate of the development CA. */
+  readonly tls: boolean;
 }
 
 export interface LoadStackOptions {
   readonly config?: string | undefined;
   readonly dataDir?: string | undefined;
   readonly portBase?: string | undefined;
+  readonly tls?: boolean | undefined;
 }
 
 /** `--port-base N`: the stack's ports become N, N+1, … in `PORT_ORDER`. */
@@ -61,7 +64,8 @@ export async function loadStack(io: CliIo, options: LoadStackOptions): Promise<S
     used.set(ports[name], name);
   }
   const host = config.host;
-  const url = (port: number): string => `http://${host}:${port}`;
+  const tls = options.tls === true;
+  const url = (port: number): string => `${tls ? 'https' : 'http'}://${host}:${port}`;
   return {
     file,
     config,
@@ -83,5 +87,6 @@ export async function loadStack(io: CliIo, options: LoadStackOptions): Promise<S
       accounts: resolve(folder, config.services.accounts.main),
       orders: resolve(folder, config.services.orders.main),
     },
+    tls,
   };
 }
