@@ -564,6 +564,8 @@ describe('gatehouse certs', () => {
         ['ca', 'ca'],
         ['gateway', 'client'],
         ['orders', 'server'],
+        // The listeners' certificate of `gatehouse up --tls`.
+        ['server', 'server'],
       ]);
       const before = await x509('gateway');
       const { code } = await renewJson(['gateway']);
