@@ -7,3 +7,4 @@ export {
   type ServiceName,
   type ServiceStatus,
 } from './services.js';
+export { parseForm, type ParsedForm } from './html-form.js';

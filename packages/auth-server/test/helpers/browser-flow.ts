@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createUserStore, type User } from '../../src/users/user-store.js';
+import { parseForm, type ParsedForm } from '@gatehouse/testing';
 import { CookieJar } from './cookie-jar.js';
 import type { TestAuthServer } from './harness.js';
 
@@ -15,55 +16,7 @@ export function pkce(): Pkce {
 }
 
 /** A form as a browser would submit it: its action and every named control with its value. */
-export interface ParsedForm {
-  readonly action: string;
-  readonly method: string;
-  /** Hidden inputs (name → value), e.g. the CSRF token. */
-  readonly hidden: Readonly<Record<string, string>>;
-  /** Names of every input, in order. */
-  readonly inputs: readonly string[];
-  /** Submit buttons as `name=value`. */
-  readonly buttons: readonly string[];
-}
-
-const decodeEntities = (text: string): string =>
-  text
-    .replace(/&#(\d+);/g, (_m, code: string) => String.fromCharCode(Number(code)))
-    .replace(/&quot;/g, '"')
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&amp;/g, '&');
-
-function attribute(tag: string, name: string): string | undefined {
-  const match = new RegExp(`\\s${name}="([^"]*)"`, 'i').exec(tag);
-  return match?.[1] === undefined ? undefined : decodeEntities(match[1]);
-}
-
-/** Parses the first `<form>` of a page (our pages are plain, well-formed HTML). */
-export function parseForm(html: string): ParsedForm {
-  const form = /<form\b[^>]*>([\s\S]*?)<\/form>/i.exec(html);
-  if (form === null) throw new Error('no form on the page');
-  const open = /<form\b[^>]*>/i.exec(form[0])![0];
-  const hidden: Record<string, string> = {};
-  const inputs: string[] = [];
-  for (const [tag] of form[1]!.matchAll(/<input\b[^>]*>/gi)) {
-    const name = attribute(tag, 'name');
-    if (name === undefined) continue;
-    inputs.push(name);
-    if (attribute(tag, 'type') === 'hidden') hidden[name] = attribute(tag, 'value') ?? '';
-  }
-  const buttons = [...form[1]!.matchAll(/<button\b[^>]*>/gi)]
-    .map(([tag]) => ({ name: attribute(tag, 'name'), value: attribute(tag, 'value') }))
-    .filter((b) => b.name !== undefined)
-    .map((b) => `${b.name!}=${b.value ?? ''}`);
-  return {
-    action: attribute(open, 'action') ?? '',
-    method: (attribute(open, 'method') ?? 'get').toLowerCase(),
-    hidden,
-    inputs,
-    buttons,
-  };
-}
+export { parseForm, type ParsedForm };
 
 export interface PageResponse {
   readonly status: number;

@@ -1,3 +1,4 @@
+import { parseForm } from '@gatehouse/testing';
 import { fetch as undiciFetch, type Dispatcher } from 'undici';
 
 /**
@@ -107,42 +108,7 @@ export class Browser {
   }
 }
 
-const decode = (text: string): string =>
-  text
-    .replace(/&#(\d+);/g, (_m, code: string) => String.fromCharCode(Number(code)))
-    .replace(/&quot;/g, '"')
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&amp;/g, '&');
-
-const attribute = (tag: string, name: string): string | undefined => {
-  const match = new RegExp(`\\s${name}="([^"]*)"`, 'i').exec(tag);
-  return match?.[1] === undefined ? undefined : decode(match[1]);
-};
-
-/** The first form of a page: its action, hidden inputs, input names and submit buttons. */
-export function parseForm(html: string): {
-  action: string;
-  hidden: Record<string, string>;
-  inputs: string[];
-  buttons: string[];
-} {
-  const form = /<form\b[^>]*>([\s\S]*?)<\/form>/i.exec(html);
-  if (form === null) throw new Error('no form on the page');
-  const open = /<form\b[^>]*>/i.exec(form[0])![0];
-  const hidden: Record<string, string> = {};
-  const inputs: string[] = [];
-  for (const [tag] of form[1]!.matchAll(/<input\b[^>]*>/gi)) {
-    const name = attribute(tag, 'name');
-    if (name === undefined) continue;
-    inputs.push(name);
-    if (attribute(tag, 'type') === 'hidden') hidden[name] = attribute(tag, 'value') ?? '';
-  }
-  const buttons = [...form[1]!.matchAll(/<button\b[^>]*>/gi)]
-    .map(([tag]) => `${attribute(tag, 'name') ?? ''}=${attribute(tag, 'value') ?? ''}`)
-    .filter((b) => !b.startsWith('='));
-  return { action: attribute(open, 'action') ?? '', hidden, inputs, buttons };
-}
+export { parseForm };
 
 export interface OpLogin {
   readonly issuer: string;
