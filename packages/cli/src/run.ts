@@ -5,6 +5,7 @@ import { bffCommand } from './commands/bff.js';
 import { certsCommand } from './commands/certs.js';
 import { clientsCommand } from './commands/clients.js';
 import { configCommand } from './commands/config.js';
+import { doctorCommand } from './commands/doctor.js';
 import { gatewayCommand } from './commands/gateway.js';
 import { initCommand } from './commands/init.js';
 import { keysCommand } from './commands/keys.js';
@@ -27,6 +28,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   keys: keysCommand,
   certs: certsCommand,
   config: configCommand,
+  doctor: doctorCommand,
 };
 
 /**

@@ -53,6 +53,10 @@ Operations (directly on the stores of the configured data dir or DATABASE_URL; n
   config validate [--config FILE] [--json]
                                           lists every problem; non-zero when invalid
   config schema                           JSON Schema of the configuration file
+  doctor [--config FILE|STACK_FILE] [--data-dir DIR] [--within-days N] [--json]
+                                          configuration, key-encryption key, signing keys, every TLS
+                                          file and the dev CA's pki; certificates expiring within N
+                                          days (default 14) warn; non-zero on a high-severity finding
 
 Every command that opens stores takes --config FILE (default gatehouse.yaml) and --data-dir DIR.
 Environment: DATABASE_URL, REDIS_URL, GATEHOUSE_KEK, NODE_ENV=production (refuses unsafe settings).
@@ -60,4 +64,4 @@ Exit codes: 0 success, 1 failure or high-severity finding, 2 usage error.
 `;
 
 /** Commands of the command-line contract that later releases add. */
-export const PLANNED_COMMANDS: ReadonlySet<string> = new Set(['audit', 'report', 'doctor']);
+export const PLANNED_COMMANDS: ReadonlySet<string> = new Set(['audit', 'report']);

@@ -2,6 +2,7 @@ export {
   CHROMIUM_PATH,
   checkService,
   probeTcp,
+  promtoolPath,
   requireService,
   serviceUrl,
   type ServiceName,

@@ -1,8 +1,9 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, appendFileSync } from 'node:fs';
 import { connect } from 'node:net';
 
 /** External things a suite may need; each has a default address on a developer machine. */
-export type ServiceName = 'postgres' | 'redis' | 'chromium';
+export type ServiceName = 'postgres' | 'redis' | 'chromium' | 'promtool';
 
 export interface ServiceStatus {
   readonly available: boolean;
@@ -20,6 +21,11 @@ export function serviceUrl(name: 'postgres' | 'redis', env: NodeJS.ProcessEnv = 
 }
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
+
+/** Prometheus's rule and metrics checker (Debian package `prometheus`); PROMTOOL_PATH overrides it. */
+export function promtoolPath(env: NodeJS.ProcessEnv = process.env): string {
+  return env['PROMTOOL_PATH'] ?? 'promtool';
+}
 
 /** Whether a TCP port accepts connections within `timeoutMs`. */
 export function probeTcp(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
@@ -44,6 +50,12 @@ export async function checkService(
     return existsSync(path)
       ? { available: true }
       : { available: false, reason: `Chromium not found at ${path} (apt-get install -y chromium)` };
+  }
+  if (name === 'promtool') {
+    const path = promtoolPath(env);
+    return spawnSync(path, ['--version']).status === 0
+      ? { available: true }
+      : { available: false, reason: `${path} not found (apt-get install -y prometheus)` };
   }
   const url = new URL(serviceUrl(name, env));
   const port = Number(url.port || (name === 'postgres' ? 5432 : 6379));

@@ -4,6 +4,8 @@ import type { Deployment } from './load-deployment.js';
 export interface Finding {
   /** `high`: production refuses to start; `warning`: worth fixing, never blocking. */
   readonly severity: 'high' | 'warning';
+  /** Stable id of the check (`gatehouse doctor` reports it as `config.<check>`). */
+  readonly check: string;
   readonly message: string;
 }
 
@@ -23,18 +25,21 @@ export function deploymentFindings(deployment: Deployment): Finding[] {
     // RFC 8414 §2 / OAuth 2.1 §1.5: tokens and credentials travel only over TLS.
     findings.push({
       severity: 'high',
+      check: 'issuer_plain_http',
       message: `authServer.issuer ${issuer.origin} is plain HTTP on a non-loopback host; use https`,
     });
   }
   if (config.admin.token === undefined) {
     findings.push({
       severity: 'high',
+      check: 'admin_token_missing',
       message: 'admin.token is not set: the admin API is disabled (set it, e.g. to ${GATEHOUSE_ADMIN_TOKEN})',
     });
   }
   if (!isLoopbackHost(config.admin.listen.host)) {
     findings.push({
       severity: 'warning',
+      check: 'admin_listen_public',
       message: `admin.listen.host ${config.admin.listen.host} is not loopback: keep the admin API on a private network`,
     });
   }
@@ -57,6 +62,7 @@ function gatewayFindings(gateway: NonNullable<Deployment['config']['gateway']>):
     if (issuer !== undefined)
       findings.push({
         severity: 'high',
+        check: 'gateway_issuer_plain_http',
         message: `gateway.auth.issuer ${issuer.origin} is plain HTTP on a non-loopback host; use https`,
       });
   }
@@ -67,6 +73,7 @@ function gatewayFindings(gateway: NonNullable<Deployment['config']['gateway']>):
       if (url !== undefined)
         findings.push({
           severity: 'warning',
+          check: 'upstream_plain_http',
           message: `gateway.upstreams.${id} target ${url.origin} is plain HTTP on a non-loopback host; use https with mTLS`,
         });
     }
@@ -74,6 +81,7 @@ function gatewayFindings(gateway: NonNullable<Deployment['config']['gateway']>):
   if (!isLoopbackHost(gateway.admin.listen.host)) {
     findings.push({
       severity: 'warning',
+      check: 'gateway_admin_listen_public',
       message: `gateway.admin.listen.host ${gateway.admin.listen.host} is not loopback: keep the admin API on a private network`,
     });
   }
