@@ -1,4 +1,12 @@
-import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
+import {
+  createServer,
+  Server as HttpServer,
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import type { Http2SecureServer } from 'node:http2';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import {
@@ -28,6 +36,7 @@ import { createMemoryRateLimitStore } from './limits/memory-rate-limit-store.js'
 import { createRateLimiter } from './limits/rate-limiter.js';
 import { createRedisRateLimitStore } from './limits/redis-rate-limit-store.js';
 import type { RateLimitStore } from './limits/rate-limit-store.js';
+import { createHttp2Listener, type Http2Listener } from './http/http2-listener.js';
 import { createGatewayMetrics } from './observability/gateway-metrics.js';
 import { createRequestHandler } from './pipeline/handle-request.js';
 import { buildRuntime, type Runtime } from './runtime/build-runtime.js';
@@ -60,8 +69,11 @@ export interface GatewayHealth {
 export interface Gateway {
   /** Binds the listener of the configuration; resolves to its URL (https:// with `listen.tls`). */
   listen(): Promise<string>;
-  /** A node:http server, or a node:https one with `listen.tls`. */
-  readonly server: Server | HttpsServer;
+  /**
+   * A node:http server; with `listen.tls`, a node:http2 secure server that also speaks HTTP/1.1
+   * (`listen.http2`, the default) or a node:https one.
+   */
+  readonly server: Server | HttpsServer | Http2SecureServer;
   readonly bans: BanList;
   readonly metrics: MetricsRegistry;
   /** The configuration in force. */
@@ -251,10 +263,11 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   const onRequest: RequestListener = (req, res) => {
     if (draining) {
       res.shouldKeepAlive = false;
+      // HTTP/2 has no Connection field (RFC 9113 §8.2.2): its connections were sent GOAWAY.
       res.writeHead(503, {
         'content-type': 'application/problem+json',
         'retry-after': '5',
-        connection: 'close',
+        ...(req.httpVersionMajor === 2 ? {} : { connection: 'close' }),
       });
       res.end(buildProblemResponse({ status: 503, extensions: { code: 'ERR_GATEWAY_SHUTTING_DOWN' } }).body);
       return;
@@ -278,22 +291,23 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   // The listener is fixed at start: `listen` (and so `listen.tls`) is not reloadable, but the
   // certificate files are (watched, and on SIGHUP through reloadCertificates).
   const tlsConfig = deps.config.listen.tls;
-  let server: Server | HttpsServer;
+  let server: Server | HttpsServer | Http2SecureServer;
+  let http2: Http2Listener | undefined;
   let certificates: TlsReloader | undefined;
   try {
     if (tlsConfig === undefined) {
       server = createServer(httpOptions, onRequest);
     } else {
-      const https = createHttpsServer(
-        {
-          ...httpOptions,
-          ...loadTlsServerOptions(tlsConfig, deps.baseDir),
-          // A client that opens a connection and never finishes the handshake (slowloris one layer
-          // down) is cut as one that never finishes its headers, not after Node's default 120 s.
-          handshakeTimeout: limits.headersTimeoutMs,
-        },
-        onRequest,
-      );
+      const tlsOptions = {
+        ...loadTlsServerOptions(tlsConfig, deps.baseDir),
+        // A client that opens a connection and never finishes the handshake (slowloris one layer
+        // down) is cut as one that never finishes its headers, not after Node's default 120 s.
+        handshakeTimeout: limits.headersTimeoutMs,
+      };
+      if (deps.config.listen.http2) {
+        http2 = createHttp2Listener(tlsOptions, httpOptions, limits, onRequest, logger);
+      }
+      const https = http2?.server ?? createHttpsServer({ ...httpOptions, ...tlsOptions }, onRequest);
       attachOcspStapling(https, tlsConfig, deps.baseDir);
       certificates = watchTlsFiles(https, tlsConfig, deps.baseDir, {
         logger,
@@ -306,9 +320,12 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     await releaseAll();
     throw err;
   }
+  // HTTP/1.1 as node:http serves it: node:http2's secure server (with allowHTTP1) hands its
+  // HTTP/1.1 connections to the same machinery, which reads these members from the server object.
+  const http1 = server as Server;
   // One more than the limit, so that the pipeline sees an excess and answers 431 (node silently
   // drops fields beyond maxHeadersCount).
-  server.maxHeadersCount = limits.maxHeaderCount + 1;
+  http1.maxHeadersCount = limits.maxHeaderCount + 1;
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     // A TLS-layer failure (handshake timeout, alert) has no HTTP to answer with: bytes written to a
     // socket whose handshake never completed would wait there, holding the connection open.
@@ -320,9 +337,11 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
       socket.end(errorBody(statusOfClientError(err).code));
     } else socket.destroy();
   });
-  // CONNECT (a tunnel) is never proxied (RFC 9110 §9.3.6); node hands it to this event, not the handler.
-  server.on('connect', (_req: IncomingMessage, socket: Socket) => {
-    socket.end(errorBody('ERR_GATEWAY_METHOD_NOT_ALLOWED'));
+  // CONNECT (a tunnel) is never proxied (RFC 9110 §9.3.6); node hands it to this event, not the
+  // handler. Over HTTP/2 it comes with a response object: the pipeline answers it (405) on its stream.
+  server.on('connect', (req: IncomingMessage, socket: Socket | ServerResponse) => {
+    if (req.httpVersionMajor === 2) onRequest(req, socket as ServerResponse);
+    else (socket as Socket).end(errorBody('ERR_GATEWAY_METHOD_NOT_ALLOWED'));
   });
   // An upgrade (WebSocket, h2c) is refused: no route proxies upgrades.
   server.on('upgrade', (_req: IncomingMessage, socket: Socket) => {
@@ -414,11 +433,17 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
         else server.close(() => resolve());
       });
       // A request in flight leaves its keep-alive connection idle once answered: keep closing idle
-      // connections while draining, so shutdown does not wait for clients to hang up.
-      server.closeIdleConnections();
-      const sweeper = setInterval(() => server.closeIdleConnections(), 50);
+      // connections while draining, so shutdown does not wait for clients to hang up. HTTP/2
+      // connections get GOAWAY and close once their last stream is answered.
+      http1.closeIdleConnections();
+      http2?.drain();
+      const sweeper = setInterval(() => http1.closeIdleConnections(), 50);
       sweeper.unref();
-      const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+      const timer = setTimeout(() => {
+        // node:http2's server tracks its HTTP/1.1 connections as node:http's does, without the method.
+        HttpServer.prototype.closeAllConnections.call(http1);
+        http2?.destroyAll();
+      }, graceMs);
       timer.unref();
       await closed;
       clearInterval(sweeper);

@@ -15,7 +15,7 @@ function problems(input: unknown): string[] {
 describe('gateway configuration: deny by default, refused at load', () => {
   it('accepts a minimal valid configuration and fills the defaults', () => {
     const config = gatewayConfigSchema.parse({ upstreams, routes: [route] } satisfies GatewayConfigInput);
-    expect(config.listen).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(config.listen).toEqual({ host: '127.0.0.1', port: 8080, http2: true });
     expect(config.routes[0]?.maxBodyBytes).toBe(1_048_576);
     expect(config.rateLimit.onStoreFailure).toBe('local');
   });

@@ -184,7 +184,11 @@ export const gatewayConfigSchema = z
         port: z.number().int().min(0).max(65535).default(8080).describe('TCP port (0: any free port)'),
         tls: tlsListenerSchema
           .optional()
-          .describe('HTTPS (HTTP/1.1 over TLS) for the gateway listener; absent: plain HTTP'),
+          .describe('HTTPS for the gateway listener; absent: plain HTTP (HTTP/1.1 only, h2c refused)'),
+        http2: z
+          .boolean()
+          .default(true)
+          .describe('With tls: offer HTTP/2 by ALPN, HTTP/1.1 to clients that do not ask for it'),
       })
       .prefault({}),
     publicUrl: z
@@ -205,6 +209,10 @@ export const gatewayConfigSchema = z
         headersTimeoutMs: positiveInt('Time allowed to receive the headers (slowloris)', 10_000),
         requestTimeoutMs: positiveInt('Time allowed to receive the whole request', 30_000),
         keepAliveTimeoutMs: positiveInt('Idle keep-alive connection lifetime', 5000),
+        maxConcurrentStreams: positiveInt(
+          'HTTP/2 requests in progress at once on one connection (REFUSED_STREAM beyond)',
+          100,
+        ),
         maxJsonDepth: positiveInt('Deepest JSON nesting in a request body', 32),
         maxJsonMembers: positiveInt('Most members of one JSON object or array', 1000),
       })

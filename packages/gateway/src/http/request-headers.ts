@@ -62,6 +62,8 @@ const CATEGORY = new Map<string, number>([
 function categorize(name: string): number {
   const category = CATEGORY.get(name);
   if (category !== undefined) return category;
+  // HTTP/2 pseudo-header fields (RFC 9113 §8.3) describe this hop's request; the upstream call has its own.
+  if (name.charCodeAt(0) === 58 /* ':' */) return DROP;
   if (name.startsWith('x-gatehouse-')) return DROP; // the gateway's identity namespace
   if (name.startsWith('x-forwarded-')) return FROM_TRUSTED_PEER;
   return 0;

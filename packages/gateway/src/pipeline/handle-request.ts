@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import { buildProblemResponse, GatehouseError, type Logger } from '@gatehouse/core';
 import { checkScopes, type AuthOutcome, type GatewayAuthenticator } from '../auth/index.js';
@@ -49,6 +50,9 @@ function mediaType(contentType: string | undefined): string {
 }
 
 function hasBody(req: IncomingMessage): boolean {
+  // HTTP/2 frames a body in DATA frames, with or without Content-Length (RFC 9113 §8.1): a request
+  // has none when its HEADERS frame ended the stream.
+  if (req.httpVersionMajor === 2) return !(req as unknown as Http2ServerRequest).stream.endAfterHeaders;
   const length = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
@@ -165,7 +169,11 @@ export function createRequestHandler(
 
     // Limits the HTTP parser does not enforce, then one canonical path.
     const limits = runtime.config.limits;
-    if (req.rawHeaders.length / 2 > limits.maxHeaderCount) {
+    if (
+      req.httpVersionMajor === 2
+        ? http2HeadersTooLarge(req.rawHeaders, limits)
+        : req.rawHeaders.length / 2 > limits.maxHeaderCount
+    ) {
       fail('ERR_GATEWAY_HEADERS_TOO_LARGE');
       return;
     }
@@ -182,7 +190,8 @@ export function createRequestHandler(
     const { path, query } = target;
 
     // 3. Route.
-    const match = runtime.table.match(req.headers.host ?? '', method, path);
+    const host = requestHost(req);
+    const match = runtime.table.match(host, method, path);
     if (match.kind === 'not-found') {
       fail('ERR_GATEWAY_ROUTE_NOT_FOUND');
       return;
@@ -254,7 +263,7 @@ export function createRequestHandler(
       const mode = route.config.auth;
       if (mode === 'none') return limitRate();
       const authenticator = deps.authenticator() as GatewayAuthenticator;
-      const dpop = req.headersDistinct['dpop'];
+      const dpop = fieldValues(req, 'dpop');
       if (dpop !== undefined && dpop.length > 1) {
         fail('ERR_DPOP_MULTIPLE_PROOFS');
         return;
@@ -262,7 +271,7 @@ export function createRequestHandler(
       const socket = req.socket as Partial<TLSSocket>;
       const certificate =
         typeof socket.getPeerX509Certificate === 'function' ? socket.getPeerX509Certificate() : undefined;
-      const authorization = req.headersDistinct['authorization'];
+      const authorization = fieldValues(req, 'authorization');
       if (authorization !== undefined && authorization.length > 1) {
         fail('ERR_OAUTH_INVALID_REQUEST');
         return;
@@ -389,7 +398,7 @@ export function createRequestHandler(
         peerIp: socketIp,
         peerTrusted,
         proto: 'encrypted' in req.socket ? 'https' : 'http',
-        host: req.headers.host ?? '',
+        host,
         requestId,
         traceparent: continueTraceparent(peerTrusted ? singleHeader(req.headers['traceparent']) : undefined),
         authorization: auth?.ok === true ? auth.upstreamAuthorization : undefined,
@@ -453,9 +462,10 @@ const HOST_VALUE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(?::\d{
  * Refuses what node's parser accepts but a proxy must not forward: HTTP versions other than 1.x,
  * transfer codings other than plain `chunked` (RFC 9112 §6.1: the gateway does not decode them,
  * and HTTP/1.0 has no chunked framing at all), and a Host header that is repeated or is not a
- * host[:port] (RFC 9112 §3.2: 400).
+ * host[:port] (RFC 9112 §3.2: 400). HTTP/2 requests have their own rules (http2Problem).
  */
 function framingProblem(req: IncomingMessage): string | undefined {
+  if (req.httpVersionMajor === 2) return http2Problem(req);
   if (req.httpVersionMajor !== 1 || (req.httpVersionMinor !== 0 && req.httpVersionMinor !== 1))
     return 'version';
   const codings = req.headers['transfer-encoding'];
@@ -463,16 +473,75 @@ function framingProblem(req: IncomingMessage): string | undefined {
     if (req.httpVersionMinor === 0) return 'transfer-encoding on HTTP/1.0';
     if (codings.trim().toLowerCase() !== 'chunked') return 'transfer-encoding';
   }
+  return hostProblem(req.rawHeaders, req.headers.host);
+}
+
+function hostProblem(raw: readonly string[], host: string | undefined): string | undefined {
   let hosts = 0;
-  const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
     if (name.length === 4 && name.toLowerCase() === 'host') hosts++;
   }
   if (hosts > 1) return 'duplicate host';
-  const host = req.headers.host;
   if (host !== undefined && !HOST_VALUE.test(host)) return 'host';
   return undefined;
+}
+
+/**
+ * HTTP/2 requests reach the pipeline through node:http2's compatibility classes, which carry what the
+ * pipeline reads of an IncomingMessage (method, url, headers, rawHeaders, socket) with the
+ * pseudo-header fields among the headers. nghttp2 has refused malformed ones (RFC 9113 §8.1.1); what is
+ * left to refuse: a scheme other than the listener's, and a request that names two different hosts or
+ * none — `:authority` and `Host` must agree (RFC 9113 §8.3.1), since routing follows one and the
+ * upstream could follow the other.
+ */
+function http2Problem(req: IncomingMessage): string | undefined {
+  const headers = req.headers as Record<string, string | string[] | undefined>;
+  if (headers[':scheme'] !== 'https') return 'scheme';
+  const authority = headers[':authority'] as string | undefined;
+  const host = req.headers.host;
+  if (authority === undefined && host === undefined) return 'host';
+  if (authority !== undefined && host !== undefined && authority.toLowerCase() !== host.toLowerCase())
+    return 'authority and host differ';
+  return hostProblem(req.rawHeaders, authority ?? host);
+}
+
+/** The host the client asked for: Host, or HTTP/2's `:authority` (RFC 9113 §8.3.1). */
+function requestHost(req: IncomingMessage): string {
+  if (req.httpVersionMajor === 2) {
+    const authority = (req.headers as Record<string, string | undefined>)[':authority'];
+    if (authority !== undefined) return authority;
+  }
+  return req.headers.host ?? '';
+}
+
+/**
+ * The header limits of HTTP/1.1 applied to an HTTP/2 field list: as many fields (pseudo-headers not
+ * counted), and as many bytes as the same fields would take as `name: value` lines.
+ */
+function http2HeadersTooLarge(
+  raw: readonly string[],
+  limits: { readonly maxHeaderCount: number; readonly maxHeaderBytes: number },
+): boolean {
+  let fields = 0;
+  let bytes = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.charCodeAt(0) !== 58 /* ':' */) fields++;
+    bytes += name.length + (raw[i + 1] as string).length + 4;
+  }
+  return fields > limits.maxHeaderCount || bytes > limits.maxHeaderBytes;
+}
+
+/** Every value of one field (lower-case name): HTTP/1.1's headersDistinct, or HTTP/2's raw list. */
+function fieldValues(req: IncomingMessage, name: string): string[] | undefined {
+  if (req.httpVersionMajor !== 2) return req.headersDistinct[name];
+  let values: string[] | undefined;
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i] === name) (values ??= []).push(raw[i + 1] as string);
+  }
+  return values;
 }
 
 function joinedHeader(value: string | string[] | undefined): string | undefined {

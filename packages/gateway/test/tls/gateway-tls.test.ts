@@ -1,6 +1,7 @@
 import { X509Certificate, createHash, createPublicKey } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect as h2connect } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -9,18 +10,12 @@ import { TLSSocket } from 'node:tls';
 import { createDevCa, type CertificateAndKey, type DevCa } from '@gatehouse/core';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRecordingUpstream, type RecordingUpstream } from '../support/recording-upstream.js';
+import type { RecordingUpstream } from '../support/recording-upstream.js';
 import { ACCOUNTS, API, TestClock, startAuthServer, type TestAuthServer } from '../support/auth-server.js';
-import { startGateway, type StartGatewayOptions, type StartedGateway } from '../support/start-gateway.js';
-import type { GatewayConfigInput } from '../../src/index.js';
+import { startGateway, type StartedGateway } from '../support/start-gateway.js';
+import { startTlsGateway, writePem, type TlsGateway } from '../support/tls-gateway.js';
 
 const routes = [{ id: 'api', match: { pathPrefix: '/api' }, upstream: 'app', auth: 'none' as const }];
-
-/** PEM files in a temporary folder, replaced the way renewal tools do (temp file, then rename). */
-function writePem(dir: string, name: string, content: string): void {
-  writeFileSync(join(dir, `${name}.tmp`), content);
-  renameSync(join(dir, `${name}.tmp`), join(dir, name));
-}
 
 const fingerprintOf = (pem: string): string =>
   createHash('sha256')
@@ -65,59 +60,6 @@ async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> 
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
-}
-
-/** A gateway over TLS with its own temporary folder, development CA and recording upstream. */
-interface TlsGateway {
-  readonly dir: string;
-  readonly ca: DevCa;
-  readonly upstream: RecordingUpstream;
-  readonly gateway: StartedGateway;
-  close(): Promise<void>;
-}
-
-async function startTlsGateway(
-  name: string,
-  tls: { readonly caFile?: string; readonly clientAuth?: 'none' | 'optional' | 'require' } = {},
-  config: Partial<Omit<GatewayConfigInput, 'listen' | 'upstreams'>> = {},
-  options: Omit<StartGatewayOptions, 'baseDir'> = {},
-): Promise<TlsGateway> {
-  const dir = mkdtempSync(join(tmpdir(), `gatehouse-gateway-${name}-`));
-  const ca = await createDevCa();
-  const server = await ca.issue({
-    commonName: 'gateway',
-    dns: ['localhost'],
-    ip: ['127.0.0.1'],
-    usage: 'server',
-  });
-  writePem(dir, 'ca.pem', ca.certPem);
-  writePem(dir, 'gateway.pem', server.certPem);
-  writePem(dir, 'gateway-key.pem', server.keyPem);
-  const upstream = await startRecordingUpstream();
-  const gateway = await startGateway(
-    {
-      listen: {
-        host: '127.0.0.1',
-        port: 0,
-        tls: { certFile: 'gateway.pem', keyFile: 'gateway-key.pem', ...tls },
-      },
-      upstreams: { app: { targets: [upstream.url] } },
-      routes,
-      ...config,
-    },
-    { ...options, baseDir: dir },
-  );
-  return {
-    dir,
-    ca,
-    upstream,
-    gateway,
-    async close() {
-      await gateway.close();
-      await upstream.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 describe('gateway over TLS', () => {
@@ -453,6 +395,31 @@ describe('certificate-bound access tokens through the gateway (RFC 8705 §3)', (
   ])('refuses the token %s (401), nothing reaches the service', async (_name, certificate) => {
     const before = stack.upstream.requests.length;
     expect((await call(await certificate())).status).toBe(401);
+    expect(stack.upstream.requests.length).toBe(before);
+  });
+
+  it('binds the token over HTTP/2 too: admitted with its certificate, refused with another', async () => {
+    const origin = stack.gateway.url.replace('127.0.0.1', 'localhost');
+    const call2 = async (client?: CertificateAndKey): Promise<number> => {
+      const session = h2connect(origin, {
+        ca: stack.ca.certPem,
+        ...(client === undefined ? {} : { cert: client.certPem, key: client.keyPem }),
+      });
+      session.on('error', () => {});
+      try {
+        const stream = session.request({ ':path': '/api/accounts', authorization: `Bearer ${token}` });
+        const [headers] = (await once(stream, 'response')) as [Record<string, unknown>];
+        stream.resume();
+        return Number(headers[':status']);
+      } finally {
+        session.close();
+      }
+    };
+    expect(await call2(partner)).toBe(200);
+    const other = await stack.ca.issue({ commonName: 'partner', usage: 'client' });
+    const before = stack.upstream.requests.length;
+    expect(await call2(other)).toBe(401);
+    expect(await call2()).toBe(401);
     expect(stack.upstream.requests.length).toBe(before);
   });
 });
