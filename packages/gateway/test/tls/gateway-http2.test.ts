@@ -35,6 +35,8 @@ const LIMITS = {
   maxHeaderBytes: 4096,
   maxConcurrentStreams: 8,
   requestTimeoutMs: 1500,
+  headersTimeoutMs: 1000,
+  keepAliveTimeoutMs: 1000,
 };
 const SLOW_MS = 400;
 
@@ -111,19 +113,26 @@ let stack: TlsGateway;
 let upstream: RecordingUpstream;
 let origin = '';
 let port = 0;
-let session: ClientHttp2Session;
+let current: ClientHttp2Session | undefined;
+
+/** The suite's shared connection, opened again when the gateway closed the previous one (idle GOAWAY). */
+function session(): ClientHttp2Session {
+  if (current === undefined || current.closed || current.destroyed) {
+    current = h2connect(origin, { ca: stack.ca.certPem });
+    current.on('error', () => {});
+  }
+  return current;
+}
 
 beforeAll(async () => {
   stack = await startTlsGateway('h2', {}, { limits: LIMITS, routes }, { upstream: upstreamOptions });
   upstream = stack.upstream;
   origin = stack.gateway.url.replace('127.0.0.1', 'localhost');
   port = Number(new URL(origin).port);
-  session = h2connect(origin, { ca: stack.ca.certPem });
-  session.on('error', () => {});
 });
 
 afterAll(async () => {
-  session.close();
+  current?.close();
   await stack.close();
 });
 
@@ -216,7 +225,7 @@ describe('HTTP/2 by ALPN, HTTP/1.1 for the rest', () => {
 
 describe('proxying over HTTP/2', () => {
   it('answers from the upstream; the upstream gets HTTP/1.1 with the client host, no pseudo-headers', async () => {
-    const answer = await h2request(session, {
+    const answer = await h2request(session(), {
       ':path': '/public/hello?x=1',
       cookie: ['a=1', 'b=2'],
       'x-custom': 'kept',
@@ -241,7 +250,7 @@ describe('proxying over HTTP/2', () => {
   it('forwards a body sent in DATA frames without Content-Length, with its length', async () => {
     const body = JSON.stringify({ hello: 'world' });
     const answer = await h2request(
-      session,
+      session(),
       { ':method': 'POST', ':path': '/public/echo', 'content-type': 'application/json' },
       body,
     );
@@ -253,7 +262,7 @@ describe('proxying over HTTP/2', () => {
 
   it('runs requests side by side on one connection', async () => {
     const answers = await Promise.all(
-      Array.from({ length: 6 }, (_, i) => h2request(session, { ':path': `/slow/${i}` })),
+      Array.from({ length: 6 }, (_, i) => h2request(session(), { ':path': `/slow/${i}` })),
     );
     expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200, 200]);
   });
@@ -266,7 +275,7 @@ describe('the HTTP/1.1 path table, over HTTP/2', () => {
     '$name',
     async ({ target, method, verdict }) => {
       const answer = await expectNothingForwarded(() =>
-        h2request(session, { ':method': method, ':path': target }),
+        h2request(session(), { ':method': method, ':path': target }),
       );
       expect(answer.status).toBe(PATH_REFUSALS[verdict].status);
       expect(problemCode(answer)).toBe(PATH_REFUSALS[verdict].code);
@@ -274,7 +283,7 @@ describe('the HTTP/1.1 path table, over HTTP/2', () => {
   );
   it.each(PATH_CASES.filter((c) => absoluteForm(c.target)))('$name: stream reset', async ({ target }) => {
     await expectNothingForwarded(() =>
-      expect(h2request(session, { ':path': target })).rejects.toThrow(/NGHTTP2_PROTOCOL_ERROR/),
+      expect(h2request(session(), { ':path': target })).rejects.toThrow(/NGHTTP2_PROTOCOL_ERROR/),
     );
   });
 
@@ -560,7 +569,7 @@ describe('HTTP/2 resource attacks', () => {
       expect(connection.answered(1)).toBe(false);
     });
     // The gateway itself is unharmed.
-    expect((await h2request(session, { ':path': '/public/after-flood' })).status).toBe(200);
+    expect((await h2request(session(), { ':path': '/public/after-flood' })).status).toBe(200);
   });
 
   it('Rapid Reset (CVE-2023-44487): GOAWAY ENHANCE_YOUR_CALM, the upstream spared', async () => {
@@ -585,7 +594,7 @@ describe('HTTP/2 resource attacks', () => {
     await new Promise((resolve) => setTimeout(resolve, SLOW_MS + 100));
     // Each reset stream cancels its upstream call; at most a burst's worth got that far.
     expect(upstream.requests.length - before).toBeLessThanOrEqual(4 * LIMITS.maxConcurrentStreams);
-    expect((await h2request(session, { ':path': '/public/after-reset' })).status).toBe(200);
+    expect((await h2request(session(), { ':path': '/public/after-reset' })).status).toBe(200);
   });
 
   it('streams beyond maxConcurrentStreams are refused (REFUSED_STREAM), the others answered', async () => {
@@ -608,6 +617,34 @@ describe('HTTP/2 resource attacks', () => {
       expect(refused).toHaveLength(4);
       expect(streams.filter((id) => connection.answered(id))).toHaveLength(LIMITS.maxConcurrentStreams);
     });
+  });
+
+  it('an idle connection gets GOAWAY after keepAliveTimeoutMs', async () => {
+    await withRaw(async (connection) => {
+      await connection.until(() => connection.goaway() !== undefined, LIMITS.keepAliveTimeoutMs + 3000);
+      expect(connection.goaway()?.code).toBe(H2_ERROR.NO_ERROR);
+    });
+  });
+
+  it('the HTTP/1.1 fallback keeps the slowloris deadline (headersTimeoutMs)', async () => {
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = tlsConnect(
+        {
+          port,
+          host: '127.0.0.1',
+          servername: 'localhost',
+          ca: stack.ca.certPem,
+          ALPNProtocols: ['http/1.1'],
+        },
+        () => socket.write('GET /public/slowloris HTTP/1.1\r\nHost: localhost\r\nX-Slow: 1\r\n'),
+      );
+      let received = '';
+      socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+      socket.on('close', () => resolve(received));
+      socket.on('error', reject);
+    });
+    expect(raw).toMatch(/^HTTP\/1\.1 408 /);
+    expect(upstream.requests.some((r) => r.url === '/public/slowloris')).toBe(false);
   });
 
   it('a request whose body never comes is cancelled after requestTimeoutMs', async () => {
