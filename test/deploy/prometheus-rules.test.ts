@@ -6,15 +6,20 @@ import { describe, expect, it } from 'vitest';
 
 /**
  * deploy/prometheus: the alert rules load (`promtool check rules`), their unit tests pass
- * (`promtool test rules`), every alert has a test, and every series they use is one the gateway
- * exposes. Without promtool the suite skips with the reason, except under GATEHOUSE_REQUIRE_ALL=1.
+ * (`promtool test rules`), every alert has a test, and every series they use is one a Gatehouse
+ * component exposes. Without promtool the suite skips with the reason, except under
+ * GATEHOUSE_REQUIRE_ALL=1.
  */
 const DIR = fileURLToPath(new URL('../../deploy/prometheus/', import.meta.url));
 const RULES = 'gatehouse-alerts.yml';
 const TESTS = 'gatehouse-alerts.test.yml';
-const GATEHOUSE_METRICS = fileURLToPath(
-  new URL('../../packages/gateway/src/observability/gateway-metrics.ts', import.meta.url),
-);
+/** Where the series of the `/metrics` endpoints are defined (`name: 'gatehouse_…'`). */
+const METRIC_DEFINITIONS = [
+  'packages/gateway/src/observability/gateway-metrics.ts',
+  'packages/auth-server/src/observability/auth-server-metrics.ts',
+  // Shared by the gateway and the auth server.
+  'packages/core/src/metrics/register-certificate-expiry-gauge.ts',
+].map((path) => fileURLToPath(new URL(`../../${path}`, import.meta.url)));
 
 const promtool = await requireService('promtool', 'deploy/prometheus alert rules (promtool)');
 
@@ -48,8 +53,10 @@ describe.runIf(promtool.available)('Prometheus alert rules', () => {
     expect(alerts.filter((alert) => !tested.has(alert))).toEqual([]);
   });
 
-  it('every series a rule uses is one the gateway registers', () => {
-    const exposed = new Set(all(readFileSync(GATEHOUSE_METRICS, 'utf8'), /name: '(gatehouse_\w+)'/g));
+  it('every series a rule uses is one Gatehouse registers', () => {
+    const exposed = new Set(
+      METRIC_DEFINITIONS.flatMap((file) => all(readFileSync(file, 'utf8'), /name: '(gatehouse_\w+)'/g)),
+    );
     expect(exposed).toContain('gatehouse_tls_certificate_expiry_seconds');
     const used = new Set(all(read(RULES), /\b(gatehouse_\w+)/g));
     expect([...used].filter((name) => !exposed.has(name))).toEqual([]);

@@ -97,4 +97,15 @@ describe('gatehouse up --tls', () => {
     });
     expect(routes.status).toBe(200);
   });
+
+  it("reports every listener's certificate expiry: the gateway's at /metrics, the auth server's at /metrics/auth-server", async () => {
+    const listeners = async (path: string): Promise<string[]> => {
+      const text = await (await fetch(`${stack.demo.admin}${path}`)).text();
+      return [...text.matchAll(/^gatehouse_tls_certificate_expiry_seconds\{listener="(\w+)"\} \d+$/gm)].map(
+        (match) => match[1]!,
+      );
+    };
+    expect((await listeners('/metrics')).sort()).toEqual(['admin', 'gateway']);
+    expect((await listeners('/metrics/auth-server')).sort()).toEqual(['admin', 'issuer']);
+  });
 });

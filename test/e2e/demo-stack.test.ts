@@ -334,6 +334,9 @@ describe('gatehouse up: the demo stack of the contract', () => {
     expect(JSON.stringify(await sessions.json())).toContain(stack.demo.users.alice.sub);
     const metrics = await (await admin('/metrics')).text();
     expect(metrics).toContain('gatehouse_requests_total');
+    const authServerMetrics = await admin('/metrics/auth-server');
+    expect(authServerMetrics.status).toBe(200);
+    expect(await authServerMetrics.text()).toContain('# TYPE gatehouse_tls_certificate_expiry_seconds gauge');
     expect((await admin('/nothing')).status).toBe(404);
   });
 });

@@ -1,4 +1,4 @@
-import type { AuditSink, Logger, SharedState, SqlEngine } from '@gatehouse/core';
+import type { AuditSink, Logger, MetricsRegistry, SharedState, SqlEngine } from '@gatehouse/core';
 import type { Kysely } from 'kysely';
 import type { AuthServerConfig } from './config/schema.js';
 import type { AuthDatabase } from './db/schema.js';
@@ -28,6 +28,11 @@ export interface AuthServerDeps {
    * resolved against: the configuration file's folder. Default: the working directory.
    */
   readonly baseDir?: string;
+  /**
+   * Registry to add the auth server's series to (one shared with other components of the process);
+   * default: a registry of its own. Served on the admin listener's `/metrics`.
+   */
+  readonly metrics?: MetricsRegistry;
 }
 
 /** Shared-state channel on which revocations are published (see tokens/revocation-events.ts). */

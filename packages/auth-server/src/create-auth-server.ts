@@ -3,9 +3,12 @@ import type { AddressInfo } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
 import {
   attachOcspStapling,
+  createMetricsRegistry,
   loadTlsServerOptions,
   migrateToLatest,
   watchTlsFiles,
+  type CertificateInfo,
+  type MetricsRegistry,
   type TlsReloader,
   type TlsServerOptions,
 } from '@gatehouse/core';
@@ -26,6 +29,7 @@ import { createKeyService } from './keys/key-service.js';
 import { createCertificateReader } from './mtls/create-certificate-reader.js';
 import { loadTrustAnchors, parsePemCertificates } from './mtls/load-trust-anchors.js';
 import type { PkiTrust } from './mtls/verify-client-certificate.js';
+import { createAuthServerMetrics } from './observability/auth-server-metrics.js';
 import { buildEndpoints, type AuthServerServices } from './services.js';
 
 export interface AuthServer {
@@ -38,6 +42,13 @@ export interface AuthServer {
    * by themselves). True when the new certificate is in force; false without TLS or when refused.
    */
   reloadTls(): Promise<boolean>;
+  /** The auth server's series (`deps.metrics`, else its own registry), for the admin listener's `/metrics`. */
+  readonly metrics: MetricsRegistry;
+  /**
+   * Records the certificate a TLS listener serves in `gatehouse_tls_certificate_expiry_seconds`
+   * (the issuer's listener reports itself as `issuer`; `gatehouse auth-server` adds `admin`).
+   */
+  recordCertificate(listener: string, info: CertificateInfo): void;
   /** Stops accepting requests, finishes those in flight, stops the key scheduler. */
   close(): Promise<void>;
 }
@@ -99,6 +110,8 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
   const clients = createClientStore(deps, { cacheTtlMs: CLIENT_CACHE_TTL_MS });
   const keys = createKeyService(deps, () => maxTokenLifetimeSec(deps));
 
+  const metrics = deps.metrics ?? createMetricsRegistry();
+  const authServerMetrics = createAuthServerMetrics(metrics);
   const app = createApp({ logger: deps.logger, https: tlsOptions });
   let reloader: TlsReloader | undefined;
   const anchorsOf = listenerAnchors();
@@ -127,7 +140,10 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
     const server = app.server as unknown as TlsServer;
     attachOcspStapling(server, tls, baseDir);
     // New handshakes get a replaced certificate; established connections keep theirs.
-    reloader = watchTlsFiles(server, tls, baseDir, { logger: deps.logger });
+    reloader = watchTlsFiles(server, tls, baseDir, {
+      logger: deps.logger,
+      onReload: (info) => authServerMetrics.certificateLoaded('issuer', info),
+    });
   }
 
   await clients.start();
@@ -148,6 +164,8 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
       return `${tls === undefined ? 'http' : 'https'}://${host}:${address.port}`;
     },
     reloadTls: () => reloader?.reload() ?? Promise.resolve(false),
+    metrics,
+    recordCertificate: (listener, info) => authServerMetrics.certificateLoaded(listener, info),
     async close() {
       reloader?.close();
       await keys.stop();

@@ -1,11 +1,14 @@
 import { statSync, readFileSync, writeFileSync, mkdtempSync, rmSync, existsSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createDevCa } from '@gatehouse/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePortBase } from '../../../test/support/demo-stack.js';
 import { UsageError } from '../src/io.js';
+import { startAdminFront, type AdminFront } from '../src/stack/admin-front.js';
 import { loadStack, portsFrom } from '../src/stack/load-stack.js';
 import { runCli } from './helpers/cli.js';
 
@@ -204,4 +207,58 @@ describe('gatehouse up: a component that cannot start', () => {
       rmSync(data, { recursive: true, force: true });
     }
   }, 60_000);
+});
+
+describe('the admin entry', () => {
+  /** A component's admin listener that answers with its name and the path it was asked for. */
+  const echoes: HttpServer[] = [];
+  const targets: Record<'gateway' | 'bff' | 'authServer', string> = { gateway: '', bff: '', authServer: '' };
+  let front: AdminFront;
+
+  beforeAll(async () => {
+    for (const name of ['gateway', 'bff', 'authServer'] as const) {
+      const echo = createHttpServer((req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ name, path: req.url, authorization: req.headers.authorization ?? null }));
+      });
+      await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
+      echoes.push(echo);
+      targets[name] = `http://127.0.0.1:${(echo.address() as AddressInfo).port}`;
+    }
+    front = await startAdminFront({
+      host: '127.0.0.1',
+      port: 0,
+      targets,
+      stackReady: () => Promise.resolve(true),
+      ca: (await createDevCa()).certPem,
+    });
+  });
+  afterAll(async () => {
+    await front.close();
+    for (const echo of echoes) await new Promise((resolve) => echo.close(resolve));
+  });
+
+  it.each([
+    ['/metrics', 'gateway', '/metrics'],
+    ['/metrics/auth-server', 'authServer', '/metrics'],
+    ['/metrics/auth-server?name[]=x', 'authServer', '/metrics?name[]=x'],
+    ['/admin/gateway/routes', 'gateway', '/admin/gateway/routes'],
+    ['/admin/bff/sessions?sub=u1', 'bff', '/admin/bff/sessions?sub=u1'],
+    ['/admin/clients', 'authServer', '/admin/clients'],
+    ['/admin', 'authServer', '/admin'],
+  ])('%s goes to the %s admin listener as %s', async (path, name, seen) => {
+    const response = await fetch(`${front.url}${path}`, { headers: { authorization: 'Bearer t' } });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ name, path: seen, authorization: 'Bearer t' });
+  });
+
+  it.each(['/metrics/', '/metrics/gateway', '/metrics/auth-server/x', '/metrics-auth-server', '/nothing'])(
+    '%s is 404 at the entry itself',
+    async (path) => {
+      const response = await fetch(`${front.url}${path}`);
+      expect(response.status).toBe(404);
+      expect(response.headers.get('content-type')).toBe('application/problem+json');
+      await response.body?.cancel();
+    },
+  );
 });

@@ -31,6 +31,9 @@ async function issueServer(ca: DevCa): Promise<CertificateAndKey> {
   return ca.issue({ commonName: 'localhost', dns: ['localhost'], ip: ['127.0.0.1'], usage: 'server' });
 }
 
+/** notAfter in Unix seconds, as `gatehouse_tls_certificate_expiry_seconds` shows it. */
+const expiryOf = (pem: string): number => Date.parse(new X509Certificate(pem).validTo) / 1000;
+
 const x5t = (pem: string): string =>
   createHash('sha256').update(new X509Certificate(pem).raw).digest('base64url');
 
@@ -256,7 +259,12 @@ describe('gatehouse auth-server with admin.listen.tls', () => {
       expect(keys.statusCode).toBe(200);
       expect(keys.headers['cache-control']).toBe('no-store');
       await keys.body.dump();
-      await withCertificate.close();
+      // The admin listener's certificate in the auth server's own metrics (no admin token needed).
+      const metrics = async (): Promise<string> =>
+        (await request(`${admin}/metrics`, { dispatcher: withCertificate })).body.text();
+      expect(await metrics()).toContain(
+        `gatehouse_tls_certificate_expiry_seconds{listener="admin"} ${expiryOf(server.certPem)}`,
+      );
       // Without an operator certificate the handshake fails: the token alone is not enough.
       const without = new Agent({ connect: { ca: ca.certPem } });
       await expect(
@@ -266,8 +274,14 @@ describe('gatehouse auth-server with admin.listen.tls', () => {
         }),
       ).rejects.toThrow();
       await without.close();
-      // SIGHUP re-reads the admin certificate.
-      const renewed = await issueServer(ca);
+      // SIGHUP re-reads the admin certificate (renewed with another lifetime: a new notAfter).
+      const renewed = await ca.issue({
+        commonName: 'localhost',
+        dns: ['localhost'],
+        ip: ['127.0.0.1'],
+        usage: 'server',
+        validityDays: 7,
+      });
       writePki(deployment.dir, 'admin-key.pem', renewed.keyPem);
       writePki(deployment.dir, 'admin.pem', renewed.certPem);
       command.reload();
@@ -277,6 +291,11 @@ describe('gatehouse auth-server with admin.listen.tls', () => {
         5000,
       );
       expect(served).toBe(x5t(renewed.certPem));
+      // The gauge is set as the new certificate is installed, before any handshake gets it.
+      expect(await metrics()).toContain(
+        `gatehouse_tls_certificate_expiry_seconds{listener="admin"} ${expiryOf(renewed.certPem)}`,
+      );
+      await withCertificate.close();
     } finally {
       expect(await command.stop()).toBe(0);
     }

@@ -68,6 +68,10 @@ export {
 } from './metrics/default-process-metrics.js';
 export { escapeHelp, escapeLabelValue, EXPOSITION_CONTENT_TYPE } from './metrics/exposition.js';
 export {
+  registerCertificateExpiryGauge,
+  type RecordCertificateExpiry,
+} from './metrics/register-certificate-expiry-gauge.js';
+export {
   DEFAULT_BUCKETS,
   OTHER_LABEL_VALUE,
   type Counter,

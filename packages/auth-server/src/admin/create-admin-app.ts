@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { buildProblem, type Logger } from '@gatehouse/core';
+import { buildProblem, type Logger, type MetricsRegistry } from '@gatehouse/core';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { createClientStore } from '../clients/client-store.js';
 import type { AuthServerDeps } from '../context.js';
@@ -14,11 +14,14 @@ export interface CreateAdminAppOptions {
   readonly deps: Pick<AuthServerDeps, 'audit' | 'now' | 'logger'>;
   readonly operations: AdminOperations;
   readonly adminToken: string | undefined;
+  /** The auth server's series (`AuthServer.metrics`), served at `GET /metrics`; without it, no `/metrics`. */
+  readonly metrics?: MetricsRegistry | undefined;
 }
 
 /**
  * The admin listener's HTTP shell (a separate Fastify instance from the issuer's, bound to its own
- * address, loopback by default): JSON only, no caching, problem+json for unknown paths.
+ * address, loopback by default): JSON only (but `/metrics`), no caching, problem+json for unknown
+ * paths.
  */
 export function createAdminApp(options: CreateAdminAppOptions): FastifyInstance {
   const logger: FastifyBaseLogger = options.logger;
@@ -46,6 +49,13 @@ export function createAdminApp(options: CreateAdminAppOptions): FastifyInstance 
     options.logger.warn('admin API disabled: no admin token configured (admin.token); it answers 503');
   } else if (options.adminToken.length < MIN_ADMIN_TOKEN_LENGTH) {
     options.logger.warn(`admin token shorter than ${MIN_ADMIN_TOKEN_LENGTH} characters`);
+  }
+  const { metrics } = options;
+  if (metrics !== undefined) {
+    // As on the gateway's admin listener: no credential, the series disclose only states and counts.
+    app.get('/metrics', async (_request, reply) =>
+      reply.header('content-type', metrics.contentType).send(metrics.render()),
+    );
   }
   registerAdminRoutes(app, {
     deps: options.deps,

@@ -77,6 +77,7 @@ export async function authServerCommand(args: readonly string[], io: CliIo): Pro
       deps,
       operations: runtime.operations(server.services.keys),
       adminToken: deployment.config.admin.token,
+      metrics: server.metrics,
     });
     const { host, port, tls } = deployment.config.admin.listen;
     let adminUrl: string;
@@ -84,7 +85,10 @@ export async function authServerCommand(args: readonly string[], io: CliIo): Pro
       await admin.listen({ host, port });
       adminUrl = boundUrl(admin);
     } else {
-      adminTls = await listenOverTls(admin, { host, port }, tls, baseDir, { logger: runtime.logger });
+      adminTls = await listenOverTls(admin, { host, port }, tls, baseDir, {
+        logger: runtime.logger,
+        onReload: (info) => running.recordCertificate('admin', info),
+      });
       adminUrl = adminTls.url;
     }
     const adminCertificates = adminTls?.certificates;
@@ -99,7 +103,7 @@ export async function authServerCommand(args: readonly string[], io: CliIo): Pro
     );
     writeLine(io.stderr, `gatehouse auth-server: issuer ${deps.config.issuer}`);
     writeLine(io.stderr, `  listening on ${url}`);
-    writeLine(io.stderr, `  admin API on ${adminUrl}/admin`);
+    writeLine(io.stderr, `  admin API on ${adminUrl}/admin, metrics on ${adminUrl}/metrics`);
     await stopped(io.signal);
     runtime.logger.info('shutting down');
   } finally {

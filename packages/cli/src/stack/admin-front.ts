@@ -10,7 +10,7 @@ export interface AdminTargets {
   readonly gateway: string;
   /** `/admin/bff/*`: the BFF (its admin routes are token-guarded on its own listener). */
   readonly bff: string;
-  /** Every other `/admin/*`: the auth server's admin listener. */
+  /** Every other `/admin/*`, and `/metrics/auth-server` (its `/metrics`): the auth server's admin listener. */
   readonly authServer: string;
 }
 
@@ -29,11 +29,16 @@ function problem(res: ServerResponse, status: number, title: string): void {
   res.end(JSON.stringify({ type: 'about:blank', title, status }));
 }
 
+/**
+ * The component URL a path of the entry goes to. Each component serves its metrics at its own
+ * `/metrics`: the entry's `/metrics` is the gateway's, `/metrics/auth-server` the auth server's.
+ */
 function targetOf(targets: AdminTargets, path: string): string | undefined {
+  if (path === '/metrics/auth-server') return `${targets.authServer}/metrics`;
   if (path === '/metrics' || path === '/admin/gateway' || path.startsWith('/admin/gateway/'))
-    return targets.gateway;
-  if (path === '/admin/bff' || path.startsWith('/admin/bff/')) return targets.bff;
-  if (path === '/admin' || path.startsWith('/admin/')) return targets.authServer;
+    return `${targets.gateway}${path}`;
+  if (path === '/admin/bff' || path.startsWith('/admin/bff/')) return `${targets.bff}${path}`;
+  if (path === '/admin' || path.startsWith('/admin/')) return `${targets.authServer}${path}`;
   return undefined;
 }
 
@@ -51,7 +56,8 @@ async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
 /**
  * The one admin and metrics address of the demo stack (`http://127.0.0.1:9090` in the contract):
  * each component keeps its own admin listener, as it would on its own machine, and this entry
- * passes each path to the right one. Authentication stays with the components (one admin token).
+ * passes each path to the right one (`/metrics` the gateway's, `/metrics/auth-server` the auth
+ * server's). Authentication stays with the components (one admin token).
  * `/healthz` answers for the entry itself, `/readyz` for the whole stack.
  */
 export interface AdminFrontOptions {
@@ -93,7 +99,7 @@ export async function startAdminFront(options: AdminFrontOptions): Promise<Admin
       problem(res, 404, 'Not Found');
       return;
     }
-    void relay(req, res, `${target}${url.pathname}${url.search}`);
+    void relay(req, res, `${target}${url.search}`);
   };
   const server: Server =
     options.tls === undefined ? createServer(handler) : createHttpsServer(options.tls, handler);

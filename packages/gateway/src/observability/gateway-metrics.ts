@@ -1,4 +1,4 @@
-import type { CertificateInfo, MetricsRegistry } from '@gatehouse/core';
+import { registerCertificateExpiryGauge, type CertificateInfo, type MetricsRegistry } from '@gatehouse/core';
 import type { Upstream } from '../upstream/index.js';
 
 /** The gateway's Prometheus series. Labels are route ids, methods and statuses: bounded sets. */
@@ -53,13 +53,8 @@ export function createGatewayMetrics(
     help: 'Requests refused by a rate limit, by route id',
     labelNames: ['route'],
   });
-  // A timestamp, as blackbox_exporter's probe_ssl_earliest_cert_expiry: it changes only when the
-  // certificate does, and the alert is `gatehouse_tls_certificate_expiry_seconds - time() < 14 * 86400`.
-  const certificateExpiry = registry.gauge({
-    name: 'gatehouse_tls_certificate_expiry_seconds',
-    help: 'Expiry time (notAfter, Unix seconds) of the certificate a TLS listener serves, by listener',
-    labelNames: ['listener'],
-  });
+  // Shared with the auth server: one definition, one alert rule.
+  const recordCertificate = registerCertificateExpiryGauge(registry);
   registry.gauge({
     name: 'gatehouse_bans_active',
     help: 'Client addresses currently banned',
@@ -133,8 +128,6 @@ export function createGatewayMetrics(
     rateLimited(route) {
       rateLimited.inc([route]);
     },
-    certificateLoaded(listener, info) {
-      certificateExpiry.set([listener], info.notAfter.getTime() / 1000);
-    },
+    certificateLoaded: recordCertificate,
   };
 }
