@@ -62,3 +62,23 @@ describe.runIf(promtool.available)('Prometheus alert rules', () => {
     expect([...used].filter((name) => !exposed.has(name))).toEqual([]);
   });
 });
+
+describe('runbooks', () => {
+  it('every alert links a runbook section that exists', () => {
+    const rules = read(RULES);
+    const alerts = all(rules, /^\s*- alert: (\w+)$/gm);
+    const links = all(rules, /runbook_url: (\S+)/g);
+    expect(links).toHaveLength(alerts.length);
+    for (const link of links) {
+      const [file = '', anchor = ''] = link.split('#');
+      const page = readFileSync(fileURLToPath(new URL(`../../${file}`, import.meta.url)), 'utf8');
+      const headings = all(page, /^#+ (.+)$/gm).map((heading) =>
+        heading
+          .toLowerCase()
+          .replace(/[^a-z0-9 -]/g, '')
+          .replace(/ /g, '-'),
+      );
+      expect(headings, link).toContain(anchor);
+    }
+  });
+});
