@@ -4,6 +4,7 @@ export {
   probeTcp,
   promtoolPath,
   requireService,
+  rsyslogdPath,
   serviceUrl,
   type ServiceName,
   type ServiceStatus,

@@ -52,6 +52,10 @@ describe('service detection', () => {
       available: false,
       reason: expect.stringContaining('/nonexistent/chromium') as string,
     });
+    expect(await checkService('rsyslog', { RSYSLOGD_PATH: '/nonexistent/rsyslogd' })).toMatchObject({
+      available: false,
+      reason: expect.stringContaining('rsyslog-openssl') as string,
+    });
   });
 });
 

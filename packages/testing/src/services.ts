@@ -3,7 +3,7 @@ import { existsSync, appendFileSync } from 'node:fs';
 import { connect } from 'node:net';
 
 /** External things a suite may need; each has a default address on a developer machine. */
-export type ServiceName = 'postgres' | 'redis' | 'chromium' | 'promtool';
+export type ServiceName = 'postgres' | 'redis' | 'chromium' | 'promtool' | 'rsyslog';
 
 export interface ServiceStatus {
   readonly available: boolean;
@@ -25,6 +25,14 @@ export const CHROMIUM_PATH = '/usr/bin/chromium';
 /** Prometheus's rule and metrics checker (Debian package `prometheus`); PROMTOOL_PATH overrides it. */
 export function promtoolPath(env: NodeJS.ProcessEnv = process.env): string {
   return env['PROMTOOL_PATH'] ?? 'promtool';
+}
+
+/**
+ * rsyslog's daemon (Debian packages `rsyslog` and `rsyslog-openssl`), started by the sink suites
+ * with their own configuration; RSYSLOGD_PATH overrides it. Debian installs it in /usr/sbin.
+ */
+export function rsyslogdPath(env: NodeJS.ProcessEnv = process.env): string {
+  return env['RSYSLOGD_PATH'] ?? (existsSync('/usr/sbin/rsyslogd') ? '/usr/sbin/rsyslogd' : 'rsyslogd');
 }
 
 /** Whether a TCP port accepts connections within `timeoutMs`. */
@@ -56,6 +64,15 @@ export async function checkService(
     return spawnSync(path, ['--version']).status === 0
       ? { available: true }
       : { available: false, reason: `${path} not found (apt-get install -y prometheus)` };
+  }
+  if (name === 'rsyslog') {
+    const path = rsyslogdPath(env);
+    return spawnSync(path, ['-v']).status === 0
+      ? { available: true }
+      : {
+          available: false,
+          reason: `${path} not found (apt-get install -y --no-install-recommends rsyslog rsyslog-openssl)`,
+        };
   }
   const url = new URL(serviceUrl(name, env));
   const port = Number(url.port || (name === 'postgres' ? 5432 : 6379));
