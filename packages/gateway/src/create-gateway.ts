@@ -30,6 +30,7 @@ import { createGatewayAuthenticator, type GatewayAuthenticator } from './auth/in
 import type { GatewayConfig } from './config/schema.js';
 import { migrateGateway } from './db/migrations.js';
 import type { GatewayDatabase } from './db/schema.js';
+import { createAbuseMonitor, type DetectionRecord, type GatewayAlerts } from './detect/index.js';
 import { createBanList, type BanList } from './limits/ban-list.js';
 import { createBruteForceDetector } from './limits/brute-force.js';
 import { createMemoryRateLimitStore } from './limits/memory-rate-limit-store.js';
@@ -76,6 +77,10 @@ export interface Gateway {
   readonly server: Server | HttpsServer | Http2SecureServer;
   readonly bans: BanList;
   readonly metrics: MetricsRegistry;
+  /** Abuse detections flagged for review (`detection.*.action: flag`), newest first. */
+  detections(): DetectionRecord[];
+  /** Alert rules: firing and recent alerts, and an evaluation on demand. */
+  readonly alerts: GatewayAlerts;
   /** The configuration in force. */
   config(): GatewayConfig;
   /**
@@ -244,6 +249,16 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     },
   });
 
+  const abuse = createAbuseMonitor({
+    state: deps.state,
+    bans,
+    registry: metrics,
+    now,
+    logger,
+    audit: deps.audit,
+  });
+  abuse.apply(runtime.config);
+
   let listenUrl = '';
   const publicOrigin = (): string => runtime.config.publicUrl?.replace(/\/$/, '') ?? listenUrl;
   const handler = createRequestHandler({
@@ -256,6 +271,8 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     accessLog,
     logger,
     publicOrigin,
+    observer: () => abuse.observer(),
+    now,
   });
 
   const limits = deps.config.limits;
@@ -348,6 +365,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     socket.end(errorBody('ERR_GATEWAY_BAD_REQUEST'));
   });
   runtime.start();
+  abuse.start();
 
   const closeRuntimeLater = (old: Runtime): void => {
     void old
@@ -359,6 +377,8 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     server,
     bans,
     metrics,
+    detections: () => abuse.detections(),
+    alerts: abuse.alerts,
     config: () => runtime.config,
     async listen() {
       const { host, port } = runtime.config.listen;
@@ -393,6 +413,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
       runtime = next;
       authenticator = nextAuthenticator;
       bruteForce = config.bruteForce.enabled ? buildBruteForce(config.bruteForce) : undefined;
+      abuse.apply(config);
       next.start();
       closeRuntimeLater(previous);
       if (previousAuthenticator !== nextAuthenticator) void previousAuthenticator?.close();
@@ -448,6 +469,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
       await closed;
       clearInterval(sweeper);
       clearTimeout(timer);
+      abuse.close();
       await releaseAll();
     },
   };

@@ -17,3 +17,4 @@ export {
 } from './admin/register-gateway-admin-routes.js';
 export { migrateGateway } from './db/migrations.js';
 export { createBanList, type Ban, type BanList } from './limits/ban-list.js';
+export type { AlertActionRecord, AlertRecord, DetectionRecord, GatewayAlerts } from './detect/index.js';

@@ -152,6 +152,8 @@ export function registerGatewayAdminRoutes(app: FastifyInstance, options: Gatewa
         const removed = await gateway.bans.remove(decodeURIComponent(request.params.subject), 'admin-api');
         return removed ? reply.code(204).send() : send(reply, buildProblemResponse({ status: 404 }));
       });
+      scope.get('/detections', (_request, reply) => reply.send({ detections: gateway.detections() }));
+      scope.get('/alerts', (_request, reply) => reply.send(gateway.alerts.list()));
       done();
     },
     { prefix: '/admin/gateway' },

@@ -1,5 +1,6 @@
 import { tlsListenerSchema } from '@gatehouse/core';
 import { z } from 'zod';
+import { alertsSchema, detectionSchema } from './detection-schema.js';
 
 const positiveInt = (description: string, fallback: number) =>
   z.number().int().positive().default(fallback).describe(description);
@@ -279,6 +280,8 @@ export const gatewayConfigSchema = z
         maxBanSec: positiveInt('Longest automatic ban', 86_400),
       })
       .prefault({}),
+    detection: detectionSchema,
+    alerts: alertsSchema,
     admin: z
       .strictObject({
         listen: z

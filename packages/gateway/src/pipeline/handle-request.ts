@@ -3,6 +3,7 @@ import type { Http2ServerRequest } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import { buildProblemResponse, GatehouseError, type Logger } from '@gatehouse/core';
 import { checkScopes, type AuthOutcome, type GatewayAuthenticator } from '../auth/index.js';
+import type { RequestObserver } from '../detect/index.js';
 import { canonicalizeTarget, isCanonicalPath } from '../http/canonical-path.js';
 import { resolveClientIp } from '../http/client-ip.js';
 import { parseJsonWithLimits } from '../http/json-limits.js';
@@ -34,6 +35,9 @@ export interface PipelineDeps {
   readonly logger: Logger;
   /** External origin (DPoP `htu`, Location rewriting), e.g. `https://api.example.com`. */
   readonly publicOrigin: () => string;
+  /** Abuse detectors and alert rules, fed every finished request (undefined: all off). */
+  readonly observer: () => RequestObserver | undefined;
+  readonly now: () => number;
 }
 
 const NONE: readonly string[] = Object.freeze([]);
@@ -86,6 +90,12 @@ export function createRequestHandler(
 
     // The upstream call in progress: aborted when the client goes away before the answer is complete.
     let call: UpstreamCall | undefined;
+    // What the detectors see beyond the outcome. A banned or IP-denied client is not observed: it
+    // is refused already, and its refusals would only count against it again.
+    let observed = true;
+    let canonicalPath: string | undefined = undefined;
+    let operation: OperationMatch | undefined;
+    let validationFailed = false;
     // One listener per request, for the upstream call, the access log and the metrics.
     res.on('close', () => {
       if (call !== undefined && !res.writableFinished) call.abort();
@@ -115,6 +125,19 @@ export function createRequestHandler(
         upstreamMs: upstreamMs === undefined ? undefined : Math.round(upstreamMs * 1000) / 1000,
         aborted: !res.writableFinished,
       });
+      const observer = observed ? deps.observer() : undefined;
+      observer?.observe({
+        time: deps.now(),
+        clientIp,
+        clientId: outcome.clientId,
+        sub: outcome.sub,
+        route: outcome.route,
+        method: req.method ?? '',
+        path: canonicalPath,
+        status,
+        validationFailed,
+        params: operation?.params,
+      });
     });
 
     // The rate limiter's answer headers: written with whatever answer the request gets, in one
@@ -125,6 +148,7 @@ export function createRequestHandler(
       for (const [name, value] of Object.entries(rateLimitHeaders)) res.setHeader(name, value);
     };
     const refuseInvalid = (problems: readonly { pointer: string; message: string }[]): void => {
+      validationFailed = true;
       setRateLimitHeaders();
       outcome.status = sendValidationProblem(res, requestId, problems, hsts);
     };
@@ -142,10 +166,12 @@ export function createRequestHandler(
 
     // 1. Bans and IP rules come before any other work (a banned client costs one lookup).
     if (deps.bans.isBanned(clientIp) !== undefined) {
+      observed = false;
       fail('ERR_GATEWAY_BANNED');
       return;
     }
     if (runtime.ipRules.decide(clientIp) === 'deny') {
+      observed = false;
       fail('ERR_GATEWAY_IP_DENIED');
       return;
     }
@@ -188,6 +214,7 @@ export function createRequestHandler(
       return;
     }
     const { path, query } = target;
+    canonicalPath = path;
 
     // 3. Route.
     const host = requestHost(req);
@@ -214,7 +241,6 @@ export function createRequestHandler(
     }
 
     // 5. The positive security model: only declared operations, valid parameters.
-    let operation: OperationMatch | undefined;
     if (route.openapi !== undefined) {
       const found = route.openapi.match(method, path);
       // An undeclared operation does not exist (architecture contract: anything undeclared is 404),
