@@ -14,6 +14,7 @@ import { describe, expect, it } from 'vitest';
 const DASHBOARD = fileURLToPath(new URL('../../deploy/grafana/gatehouse-overview.json', import.meta.url));
 const METRIC_DEFINITIONS = [
   'packages/gateway/src/observability/gateway-metrics.ts',
+  'packages/gateway/src/detect/detection-metrics.ts',
   'packages/auth-server/src/observability/auth-server-metrics.ts',
   'packages/core/src/metrics/register-certificate-expiry-gauge.ts',
 ].map((path) => fileURLToPath(new URL(`../../${path}`, import.meta.url)));
