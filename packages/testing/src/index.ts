@@ -1,4 +1,5 @@
 export {
+  alertmanagerPath,
   CHROMIUM_PATH,
   checkService,
   probeTcp,

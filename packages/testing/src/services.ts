@@ -3,7 +3,7 @@ import { existsSync, appendFileSync } from 'node:fs';
 import { connect } from 'node:net';
 
 /** External things a suite may need; each has a default address on a developer machine. */
-export type ServiceName = 'postgres' | 'redis' | 'chromium' | 'promtool' | 'rsyslog';
+export type ServiceName = 'postgres' | 'redis' | 'chromium' | 'promtool' | 'rsyslog' | 'alertmanager';
 
 export interface ServiceStatus {
   readonly available: boolean;
@@ -35,6 +35,11 @@ export function rsyslogdPath(env: NodeJS.ProcessEnv = process.env): string {
   return env['RSYSLOGD_PATH'] ?? (existsSync('/usr/sbin/rsyslogd') ? '/usr/sbin/rsyslogd' : 'rsyslogd');
 }
 
+/** Prometheus Alertmanager (Debian package `prometheus-alertmanager`); ALERTMANAGER_PATH overrides it. */
+export function alertmanagerPath(env: NodeJS.ProcessEnv = process.env): string {
+  return env['ALERTMANAGER_PATH'] ?? 'prometheus-alertmanager';
+}
+
 /** Whether a TCP port accepts connections within `timeoutMs`. */
 export function probeTcp(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
   return new Promise((resolve) => {
@@ -64,6 +69,15 @@ export async function checkService(
     return spawnSync(path, ['--version']).status === 0
       ? { available: true }
       : { available: false, reason: `${path} not found (apt-get install -y prometheus)` };
+  }
+  if (name === 'alertmanager') {
+    const path = alertmanagerPath(env);
+    return spawnSync(path, ['--version']).status === 0
+      ? { available: true }
+      : {
+          available: false,
+          reason: `${path} not found (apt-get install -y --no-install-recommends prometheus-alertmanager)`,
+        };
   }
   if (name === 'rsyslog') {
     const path = rsyslogdPath(env);

@@ -11,6 +11,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { Gateway } from '../create-gateway.js';
 import { buildIpSet } from '../net/ip-set.js';
+import { alertmanagerNotificationSchema, applyAlertmanagerNotification } from './alertmanager-webhook.js';
 
 export interface GatewayAdminOptions {
   readonly gateway: Gateway;
@@ -154,6 +155,27 @@ export function registerGatewayAdminRoutes(app: FastifyInstance, options: Gatewa
       });
       scope.get('/detections', (_request, reply) => reply.send({ detections: gateway.detections() }));
       scope.get('/alerts', (_request, reply) => reply.send(gateway.alerts.list()));
+      // Alertmanager's webhook receiver (deploy/alertmanager): bans asked for by alert labels.
+      scope.post('/alertmanager', async (request, reply) => {
+        const notification = alertmanagerNotificationSchema.parse(request.body);
+        const outcomes = await applyAlertmanagerNotification(gateway.bans, notification);
+        for (const outcome of outcomes) {
+          audit('gateway.alert.received', outcome.action === 'refused' ? 'failure' : 'success', {
+            alertname: outcome.alertname,
+            status: outcome.status,
+            action: outcome.action,
+            ...(outcome.fingerprint === undefined ? {} : { fingerprint: outcome.fingerprint }),
+            ...(outcome.reason === undefined ? {} : { reason: outcome.reason }),
+            ...(outcome.ban === undefined ? {} : { subject: outcome.ban.subject }),
+          });
+        }
+        return reply.send({
+          received: outcomes.length,
+          alerts: outcomes.map(({ ban, ...outcome }) =>
+            ban === undefined ? outcome : { ...outcome, subject: ban.subject, expiresAt: ban.expiresAt },
+          ),
+        });
+      });
       done();
     },
     { prefix: '/admin/gateway' },

@@ -11,7 +11,7 @@ import type { Kysely, Selectable } from 'kysely';
 import type { GatewayBanTable, GatewayDatabase } from '../db/schema.js';
 import { buildIpSet, normalizeIp, type IpSet } from '../net/ip-set.js';
 
-export const BAN_SOURCES = ['admin', 'cli', 'brute-force', 'detector'] as const;
+export const BAN_SOURCES = ['admin', 'cli', 'brute-force', 'detector', 'alertmanager'] as const;
 export type BanSource = (typeof BAN_SOURCES)[number];
 
 /** The shared-state channel on which every instance hears of bans added and lifted. */
