@@ -212,6 +212,27 @@ describe('gatehouse doctor: TLS files and configuration', () => {
       code: 1,
       finding: { severity: 'high', check: 'config.admin_token_missing' },
     },
+    {
+      name: 'access tokens living a day (a configuration finding): warning',
+      arrange: async () => {
+        const text = await readFile(join(dir, 'gatehouse.yaml'), 'utf8');
+        await writeFile(
+          join(dir, 'gatehouse.yaml'),
+          text.replace(
+            '  issuer: https://127.0.0.1:4000\n',
+            '  issuer: https://127.0.0.1:4000\n  tokens: { accessTokenTtlSec: 86400 }\n',
+          ),
+        );
+      },
+      code: 0,
+      finding: {
+        severity: 'warning',
+        check: 'config.token_lifetime_long',
+        message: expect.stringContaining(
+          'authServer.tokens.accessTokenTtlSec is 1 d, above 3600 s',
+        ) as string,
+      },
+    },
   ];
 
   it.each(cases)('$name', async ({ arrange, argv = [], code, finding }) => {

@@ -43,8 +43,67 @@ export function deploymentFindings(deployment: Deployment): Finding[] {
       message: `admin.listen.host ${config.admin.listen.host} is not loopback: keep the admin API on a private network`,
     });
   }
+  findings.push(...lifetimeFindings(config.authServer));
   const gateway = config.gateway;
   if (gateway !== undefined) findings.push(...gatewayFindings(gateway));
+  return findings;
+}
+
+/**
+ * Token lifetimes above what the BCPs recommend: a stolen token is usable for as long as it lives.
+ * Warnings, never blocking: a deployment may have reasons (and revocation reaches opaque tokens).
+ */
+const LIFETIME_LIMITS: readonly {
+  readonly setting: keyof Deployment['config']['authServer']['tokens'];
+  readonly maxSec: number;
+  readonly why: string;
+}[] = [
+  {
+    setting: 'accessTokenTtlSec',
+    maxSec: 3600,
+    why: 'access tokens are bearer credentials; keep them short and refresh (RFC 9700 §2.2.2)',
+  },
+  {
+    setting: 'codeTtlSec',
+    maxSec: 600,
+    why: 'RFC 6749 §4.1.2 recommends at most 10 minutes for an authorization code',
+  },
+  {
+    setting: 'exchangeTtlSec',
+    maxSec: 300,
+    why: 'internal JWTs are never revoked individually; they must expire quickly',
+  },
+  { setting: 'idTokenTtlSec', maxSec: 3600, why: 'an ID token is proof of a login, not a session' },
+  {
+    setting: 'refreshAbsoluteTtlSec',
+    maxSec: 90 * 86_400,
+    why: 'a refresh-token family should end and the user log in again',
+  },
+];
+
+const days = (sec: number): string => (sec % 86_400 === 0 ? `${sec / 86_400} d` : `${sec} s`);
+
+function lifetimeFindings(authServer: Deployment['config']['authServer']): Finding[] {
+  const findings: Finding[] = [];
+  for (const { setting, maxSec, why } of LIFETIME_LIMITS) {
+    const value = authServer.tokens[setting];
+    if (value > maxSec)
+      findings.push({
+        severity: 'warning',
+        check: 'token_lifetime_long',
+        message: `authServer.tokens.${setting} is ${days(value)}, above ${days(maxSec)}: ${why}`,
+      });
+  }
+  for (const resource of authServer.resources) {
+    if (resource.accessTokenTtlSec !== undefined && resource.accessTokenTtlSec > 3600)
+      findings.push({
+        severity: 'warning',
+        check: 'token_lifetime_long',
+        message:
+          `authServer.resources ${resource.id}: accessTokenTtlSec is ${days(resource.accessTokenTtlSec)}, ` +
+          `above 3600 s: access tokens are bearer credentials; keep them short and refresh (RFC 9700 §2.2.2)`,
+      });
+  }
   return findings;
 }
 
