@@ -1,2 +1,3 @@
 export * from './store/index.js';
 export * from './sinks/index.js';
+export * from './reports/index.js';

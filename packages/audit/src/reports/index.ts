@@ -1,0 +1,9 @@
+export { renderReport, type ReportFormat, type ReportHeader } from './render-report.js';
+export {
+  concernsSubject,
+  isIncident,
+  selectRecords,
+  type ReportPeriod,
+  type ReportRecord,
+  type ReportSource,
+} from './select-records.js';
