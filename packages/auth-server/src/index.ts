@@ -17,9 +17,11 @@ export {
 export type { Client, ClientAuthMethod, GrantType, TokenFormat } from './clients/client.js';
 export {
   createKeyService,
+  readVerificationKey,
   type EmergencyRotation,
   type KeyInfo,
   type KeyService,
+  type VerificationKey,
 } from './keys/key-service.js';
 export type { RevocationEvent } from './tokens/revocation-events.js';
 export {

@@ -1,4 +1,5 @@
 import { isGatehouseError } from '@gatehouse/core';
+import { auditCommand } from './commands/audit.js';
 import { authServerCommand } from './commands/auth-server.js';
 import { bansCommand } from './commands/bans.js';
 import { bffCommand } from './commands/bff.js';
@@ -23,6 +24,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   gateway: gatewayCommand,
   bff: bffCommand,
   bans: bansCommand,
+  audit: auditCommand,
   clients: clientsCommand,
   users: usersCommand,
   keys: keysCommand,

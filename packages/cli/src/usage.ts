@@ -50,6 +50,10 @@ Operations (directly on the stores of the configured data dir or DATABASE_URL; n
   bans add IP|CIDR --duration 15m|2h|7d [--reason R] [--json]
                                           running gateways apply it within a second
   bans remove IP|CIDR
+  audit verify [--json]                   checks the audit store's hash chain and signed checkpoints:
+                                          "ok, N records, M checkpoints", or the first problem (seq,
+                                          kind, detail) and exit 1; reads the store only
+  audit export [--from ISO] [--to ISO]    the audit records as ECS JSON lines ([from, to) by time)
   config validate [--config FILE] [--json]
                                           lists every problem; non-zero when invalid
   config schema                           JSON Schema of the configuration file
@@ -64,4 +68,4 @@ Exit codes: 0 success, 1 failure or high-severity finding, 2 usage error.
 `;
 
 /** Commands of the command-line contract that later releases add. */
-export const PLANNED_COMMANDS: ReadonlySet<string> = new Set(['audit', 'report']);
+export const PLANNED_COMMANDS: ReadonlySet<string> = new Set(['report']);

@@ -1,9 +1,8 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { run } from '../src/index.js';
 import { createTestDeployment, TEST_ADMIN_TOKEN, TEST_KEK_B64, type TestDeployment } from './helpers/cli.js';
+import { readAuditLog } from './helpers/audit.js';
 
 /** Starts `gatehouse auth-server` in-process; resolves once it printed where it listens. */
 async function startInProcess(
@@ -71,7 +70,7 @@ describe('gatehouse auth-server', () => {
     expect(stopped.stderr).toContain('gatehouse auth-server: stopped');
     await expect(fetch(`${server.url}/jwks`)).rejects.toThrow();
     // The admin read was audited to the data dir's log, flushed and closed on shutdown.
-    const audit = await readFile(join(deployment.dataDir, 'audit.jsonl'), 'utf8');
+    const audit = await readAuditLog(deployment.dataDir);
     expect(audit).toMatch(/"action":"admin\.key\.list".*"via":"admin-api"/);
     const list = await deployment.run(['keys', 'list', '--json']);
     expect(JSON.parse(list.stdout)).toMatchObject({ keys: [{ status: 'active' }] });

@@ -1,9 +1,10 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hashToken, openSqlDatabase } from '@gatehouse/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDeployment, type TestDeployment } from './helpers/cli.js';
+import { readAuditLog } from './helpers/audit.js';
 
 interface ClientJson {
   client_id: string;
@@ -36,7 +37,7 @@ async function storedClient(deployment: TestDeployment, clientId: string) {
 }
 
 async function auditLines(deployment: TestDeployment): Promise<Record<string, unknown>[]> {
-  const text = await readFile(join(deployment.dataDir, 'audit.jsonl'), 'utf8');
+  const text = await readAuditLog(deployment.dataDir);
   return text
     .split('\n')
     .filter(Boolean)
@@ -347,7 +348,7 @@ describe('gatehouse clients', () => {
       expect.objectContaining({ action: 'admin.client.delete', outcome: 'failure', reason: 'not_found' }),
     );
     expect(events).toContainEqual(expect.objectContaining({ action: 'admin.client.list' }));
-    const text = await readFile(join(deployment.dataDir, 'audit.jsonl'), 'utf8');
+    const text = await readAuditLog(deployment.dataDir);
     expect(text).not.toContain(client.client_secret);
   });
 });

@@ -57,9 +57,16 @@ describe.skipIf(!postgres.available || !redis.available)('CLI on DATABASE_URL an
     expect(users.rows).toEqual([{ username: 'pat' }]);
     const keys = await query(`SELECT status FROM ${schema}.signing_keys ORDER BY generation`);
     expect(keys.rows).toEqual([{ status: 'active' }, { status: 'pending' }]);
-    // Nothing went to SQLite; the audit log still lives in the data dir.
+    // Nothing went to SQLite; audit events are spooled in the data dir and shipped to PostgreSQL.
     expect(existsSync(join(deployment.dataDir, 'gatehouse.db'))).toBe(false);
-    expect(existsSync(join(deployment.dataDir, 'audit.jsonl'))).toBe(true);
+    expect(existsSync(join(deployment.dataDir, 'audit-spool', 'cli.jsonl'))).toBe(true);
+    const audited = await query(`SELECT action FROM ${schema}.audit_log ORDER BY seq`);
+    expect(audited.rows).toContainEqual({ action: 'admin.user.create' });
+    const verified = await deployment.run(['audit', 'verify'], { env });
+    expect(verified).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/^ok, \d+ records, 0 checkpoints\n$/),
+    });
 
     const listed = await deployment.run(['clients', 'list', '--json'], { env });
     expect(JSON.parse(listed.stdout)).toMatchObject({ clients: [{ client_id: clientId }] });

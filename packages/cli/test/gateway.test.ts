@@ -1,5 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { writeFile } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDeployment, TEST_ADMIN_TOKEN, type TestDeployment } from './helpers/cli.js';
 import {
@@ -14,6 +13,7 @@ import {
   type RouteInput,
   type TestUpstream,
 } from './helpers/gateway.js';
+import { readAuditLog } from './helpers/audit.js';
 
 describe('gatehouse gateway (in-process)', () => {
   let upstream: TestUpstream;
@@ -174,7 +174,7 @@ describe('gatehouse gateway (in-process)', () => {
     // Every reload, applied or refused, is in the audit log of the data dir.
     expect((await gw.stop()).code).toBe(0);
     gateway = undefined;
-    const audit = (await readFile(join(deployment!.dataDir, 'audit.jsonl'), 'utf8'))
+    const audit = (await readAuditLog(deployment!.dataDir))
       .split('\n')
       .filter(Boolean)
       .map((line) => JSON.parse(line) as { action: string; outcome: string })

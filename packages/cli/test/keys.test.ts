@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDeployment, type TestDeployment } from './helpers/cli.js';
+import { readAuditLog } from './helpers/audit.js';
 
 interface KeyJson {
   kid: string;
@@ -81,7 +82,7 @@ describe('gatehouse keys', () => {
     expect(after.find((k) => k.kid === active!.kid)?.status).toBe('revoked');
     expect(after.filter((k) => k.status === 'active')).toHaveLength(1);
 
-    const events = (await readFile(join(deployment.dataDir, 'audit.jsonl'), 'utf8'))
+    const events = (await readAuditLog(deployment.dataDir))
       .split('\n')
       .filter(Boolean)
       .map((line) => JSON.parse(line) as Record<string, unknown>);

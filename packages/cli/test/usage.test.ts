@@ -10,8 +10,8 @@ describe('command line parsing', () => {
     { name: 'unknown command', argv: ['frobnicate'], says: /unknown command: frobnicate/ },
     {
       name: 'planned command not in this release',
-      argv: ['audit'],
-      says: /audit: not available in this release/,
+      argv: ['report'],
+      says: /report: not available in this release/,
     },
     { name: 'unknown subcommand', argv: ['clients', 'rename'], says: /unknown subcommand rename/ },
     { name: 'missing subcommand', argv: ['keys'], says: /keys: missing subcommand/ },

@@ -1,8 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openSqlDatabase, verifyPassword } from '@gatehouse/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDeployment, type TestDeployment } from './helpers/cli.js';
+import { readAuditLog } from './helpers/audit.js';
 
 interface UserJson {
   sub: string;
@@ -53,7 +53,7 @@ describe('gatehouse users', () => {
     expect(hash).toMatch(/^\$scrypt\$ln=17,/);
     expect(await verifyPassword(password, hash!)).toBe(true);
     expect(await verifyPassword(`${password}\n`, hash!)).toBe(false);
-    const audit = await readFile(join(deployment.dataDir, 'audit.jsonl'), 'utf8');
+    const audit = await readAuditLog(deployment.dataDir);
     expect(audit).toContain('"action":"admin.user.create"');
     expect(audit).not.toContain(password);
   });

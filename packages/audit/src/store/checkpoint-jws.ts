@@ -63,9 +63,22 @@ export function createAuditJwsSigner(raw: RawAuditSigner): AuditSigner {
   };
 }
 
-/** Resolves the public key of a `kid` (retired keys included); undefined for an unknown kid. */
+/** The checkpoint a key is asked for: a resolver may refuse a key for it (a compromised key). */
+export interface CheckpointKeyContext {
+  readonly seq: number;
+  /** The checkpoint row's `created_at` (epoch ms). */
+  readonly createdAt: number;
+  /** The `time` of the signed payload (epoch ms), when it decodes. */
+  readonly signedAt: number | undefined;
+}
+
+/**
+ * Resolves the public key of a `kid` (retired keys included); undefined for an unknown kid, or for
+ * a key not trusted for this checkpoint (revoked as compromised before it was created).
+ */
 export type AuditKeyResolver = (
   kid: string,
+  checkpoint?: CheckpointKeyContext,
 ) => KeyObject | JWK | undefined | Promise<KeyObject | JWK | undefined>;
 
 export type CheckpointCheck =
@@ -110,6 +123,7 @@ export async function verifyCheckpointJws(
   jws: string,
   kid: string,
   resolveKey: AuditKeyResolver,
+  checkpoint?: { readonly seq: number; readonly createdAt: number },
 ): Promise<CheckpointCheck> {
   const header = decodeCheckpointHeader(jws);
   if (header === undefined) return { ok: false, why: 'not a compact JWS' };
@@ -118,7 +132,16 @@ export async function verifyCheckpointJws(
   if (typeof header['alg'] !== 'string' || !CHECKPOINT_ALGORITHMS.includes(header['alg'])) {
     return { ok: false, why: 'JWS algorithm not allowed' };
   }
-  const key = await resolveKey(kid);
+  let key: KeyObject | JWK | undefined;
+  if (checkpoint === undefined) key = await resolveKey(kid);
+  else {
+    const time = decodeCheckpointPayload(jws)?.time;
+    const signedAt = time === undefined ? undefined : Date.parse(time);
+    key = await resolveKey(kid, {
+      ...checkpoint,
+      signedAt: signedAt === undefined || Number.isNaN(signedAt) ? undefined : signedAt,
+    });
+  }
   if (key === undefined) return { ok: false, why: `no public key for kid ${kid}` };
   let payload: Uint8Array;
   try {

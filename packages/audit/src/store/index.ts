@@ -15,6 +15,7 @@ export {
   type AuditKeyResolver,
   type AuditSigner,
   type CheckpointCheck,
+  type CheckpointKeyContext,
   type RawAuditSigner,
 } from './checkpoint-jws.js';
 export {

@@ -102,7 +102,10 @@ export async function verifyAuditLog<DB>(
   });
 
   async function checkSignature(cp: AuditCheckpointRow): Promise<AuditProblem | undefined> {
-    const check = await verifyCheckpointJws(cp.signature, cp.kid, options.resolveKey);
+    const check = await verifyCheckpointJws(cp.signature, cp.kid, options.resolveKey, {
+      seq: cp.seq,
+      createdAt: cp.created_at,
+    });
     if (!check.ok)
       return { seq: cp.seq, kind: 'bad_signature', detail: `checkpoint at seq ${cp.seq}: ${check.why}` };
     if (check.payload.seq !== cp.seq || check.payload.hash !== cp.hash) {

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { audit } from '../audit.js';
+import { audit, auditDurably } from '../audit.js';
 import { sourceIpOf } from '../http/create-app.js';
 import type { InteractionContext } from '../interaction/context.js';
 import { readCookie, serializeCookie } from '../interaction/cookies.js';
@@ -74,7 +74,12 @@ export function registerLogin(app: FastifyInstance, ctx: InteractionContext, pre
     };
 
     if (status.lockedUntil !== undefined) {
-      audit(deps, { action: 'login.failure', outcome: 'failure', ...auditBase, reason: 'locked' });
+      await auditDurably(deps, {
+        action: 'login.failure',
+        outcome: 'failure',
+        ...auditBase,
+        reason: 'locked',
+      });
       return lockedAnswer(status.lockedUntil);
     }
 
@@ -84,7 +89,7 @@ export function registerLogin(app: FastifyInstance, ctx: InteractionContext, pre
       // The account is named in the audit only when it exists (never what was typed).
       const known = await ctx.users.findByUsername(username);
       const target = known === undefined ? undefined : { type: 'user', id: known.sub };
-      audit(deps, {
+      await auditDurably(deps, {
         action: 'login.failure',
         outcome: 'failure',
         ...auditBase,
@@ -93,7 +98,7 @@ export function registerLogin(app: FastifyInstance, ctx: InteractionContext, pre
         details: { accountFailures: outcome.accountFailures, ipFailures: outcome.ipFailures },
       });
       if (outcome.lockedAccount || outcome.lockedIp) {
-        audit(deps, {
+        await auditDurably(deps, {
           action: 'login.lockout',
           outcome: 'failure',
           ...auditBase,
@@ -113,7 +118,7 @@ export function registerLogin(app: FastifyInstance, ctx: InteractionContext, pre
       await endSession(ctx, previous, { reason: 'replaced', clientId: client.clientId, sourceIp });
     }
     const { session, cookie } = await ctx.sessions.login(user.sub, previous);
-    audit(deps, {
+    await auditDurably(deps, {
       action: 'login.success',
       outcome: 'success',
       sub: user.sub,

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { audit } from '../audit.js';
+import { auditDurably } from '../audit.js';
 import { formOf, sourceIpOf } from '../http/create-app.js';
 import { required } from '../http/params.js';
 import { ENDPOINT_PATHS, type AuthServerServices } from '../services.js';
@@ -33,9 +33,9 @@ export function registerRevoke(app: FastifyInstance, services: AuthServerService
       requestId: request.id,
     } as const;
     if (found === undefined) {
-      audit(deps, { ...base, outcome: 'success', details: { found: false } });
+      await auditDurably(deps, { ...base, outcome: 'success', details: { found: false } });
     } else if (found.row.client_id !== client.clientId) {
-      audit(deps, {
+      await auditDurably(deps, {
         ...base,
         outcome: 'failure',
         reason: 'token of another client',
@@ -43,7 +43,7 @@ export function registerRevoke(app: FastifyInstance, services: AuthServerService
       });
     } else if (found.kind === 'refresh_token') {
       const revoked = await revokeGrant(deps, found.row.grant_id, 'revoked_by_client');
-      audit(deps, {
+      await auditDurably(deps, {
         ...base,
         outcome: 'success',
         sub: found.grant?.sub,
@@ -52,7 +52,7 @@ export function registerRevoke(app: FastifyInstance, services: AuthServerService
       });
     } else {
       const revoked = await revokeAccessToken(deps, found.row.jti);
-      audit(deps, {
+      await auditDurably(deps, {
         ...base,
         outcome: 'success',
         sub: found.row.sub,

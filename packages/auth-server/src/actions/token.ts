@@ -1,6 +1,6 @@
 import { GatehouseError, isGatehouseError } from '@gatehouse/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { audit } from '../audit.js';
+import { auditDurably } from '../audit.js';
 import { InvalidClientError } from '../clients/authenticate-client.js';
 import type { Client } from '../clients/client.js';
 import { registerDpopNonces, verifyDpopAtEndpoint } from '../dpop/verify-dpop.js';
@@ -62,7 +62,8 @@ export function registerToken(app: FastifyInstance, services: AuthServerServices
     challengeBasic(reply, services, err);
     const known = facts.get(request) ?? {};
     const grantType = known.grantType;
-    audit(deps, {
+    // The refusal is sent even if its event cannot be spooled (the failure is logged).
+    await auditDurably(deps, {
       action: 'token.refuse',
       outcome: 'failure',
       clientId: known.clientId,
@@ -70,7 +71,7 @@ export function registerToken(app: FastifyInstance, services: AuthServerServices
       requestId: request.id,
       reason: isGatehouseError(err) ? err.code : 'ERR_OAUTH_SERVER_ERROR',
       ...(grantType !== undefined && isKnownGrant(grantType) ? { details: { grant_type: grantType } } : {}),
-    });
+    }).catch(() => undefined);
   };
 
   app.post(`${prefix}${ENDPOINT_PATHS.token}`, { onError }, async (request, reply) => {
@@ -103,7 +104,7 @@ export function registerToken(app: FastifyInstance, services: AuthServerServices
       sourceIp: sourceIpOf(request),
       requestId: request.id,
     });
-    audit(deps, {
+    await auditDurably(deps, {
       action: 'token.issue',
       outcome: 'success',
       sub: result.sub,

@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import { GatehouseError, openSecret, sealSecret } from '@gatehouse/core';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import { sql, type Kysely, type RawBuilder, type Selectable } from 'kysely';
-import { audit } from '../audit.js';
+import { audit, auditDurably } from '../audit.js';
 import type { AuthServerDeps } from '../context.js';
 import type { AuthDatabase, SigningKeyTable } from '../db/schema.js';
 import { publishRevocation } from '../tokens/revocation-events.js';
@@ -60,6 +60,11 @@ export interface KeyService {
   tick(): Promise<void>;
   /** The published key set (pending, active and retiring keys), as served at the JWKS endpoint. */
   jwks(): Promise<{ keys: JWK[] }>;
+  /**
+   * The public JWK of any key that ever signed, retired and revoked ones included (to verify old
+   * signatures such as audit checkpoints); undefined for an unknown kid.
+   */
+  publicJwk(kid: string): Promise<JWK | undefined>;
   /** Signs a JWS with the active key: `typ` in the header (RFC 8725 §3.11), `kid` set. */
   sign(payload: Readonly<Record<string, unknown>>, typ: string): Promise<{ jwt: string; kid: string }>;
   list(): Promise<KeyInfo[]>;
@@ -72,6 +77,38 @@ export interface KeyService {
   /** Runs `tick` every `checkIntervalSec` and reloads on key events from other instances. */
   start(): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** A key as a verifier of old signatures needs it: public part, and whether it was revoked. */
+export interface VerificationKey {
+  readonly kid: string;
+  readonly jwk: JWK;
+  readonly status: KeyStatus;
+  /** When it was revoked as compromised (epoch ms); null unless `status` is `revoked`. */
+  readonly revokedAt: number | null;
+}
+
+/**
+ * Reads the public JWK of any signing key, whatever its status (no key-encryption key needed:
+ * `gatehouse audit verify` runs without one). A revoked key's `retired_at` is its revocation time.
+ */
+export async function readVerificationKey(
+  db: Kysely<AuthDatabase>,
+  kid: string,
+): Promise<VerificationKey | undefined> {
+  const row = await db
+    .selectFrom('signing_keys')
+    .select(['kid', 'status', 'public_jwk', 'retired_at'])
+    .where('kid', '=', kid)
+    .executeTakeFirst();
+  if (row === undefined) return undefined;
+  const status = row.status as KeyStatus;
+  return {
+    kid: row.kid,
+    jwk: JSON.parse(row.public_jwk) as JWK,
+    status,
+    revokedAt: status === 'revoked' ? row.retired_at : null,
+  };
 }
 
 /** Shared-state channel telling every instance to reload its keys at once (every transition). */
@@ -219,8 +256,13 @@ export function createKeyService(
 
   const aad = (kid: string): string => `gatehouse:signing-key:${kid}`;
 
-  function transitionAudit(kid: string, reason: string, details?: Record<string, number | string>): void {
-    audit(deps, {
+  /** Key transitions are durable before the operation returns (see auditDurably). */
+  function transitionAudit(
+    kid: string,
+    reason: string,
+    details?: Record<string, number | string>,
+  ): Promise<void> {
+    return auditDurably(deps, {
       action: 'key.transition',
       outcome: 'success',
       target: { type: 'signing_key', id: kid },
@@ -307,7 +349,7 @@ export function createKeyService(
       throw err;
     }
     if (changed !== 1) return undefined;
-    transitionAudit(kid, `created ${status}`);
+    await transitionAudit(kid, `created ${status}`);
     await announce({ event: 'created', kid });
     return row(kid);
   }
@@ -339,7 +381,7 @@ export function createKeyService(
       return result.numUpdatedRows;
     });
     if (changed === 1) {
-      transitionAudit(pending.kid, 'pending -> active');
+      await transitionAudit(pending.kid, 'pending -> active');
       await announce({ event: 'promoted', kid: pending.kid });
     }
   }
@@ -373,8 +415,8 @@ export function createKeyService(
       throw new GatehouseError('ERR_STORE_CORRUPT', { detail: `key promotion changed ${changed} rows` });
     }
     // The demoted key never signs again: its private key goes now, not at retirement.
-    transitionAudit(current.kid, 'active -> retiring', { unpublishAt: iso(unpublishAt) });
-    transitionAudit(next.kid, 'pending -> active');
+    await transitionAudit(current.kid, 'active -> retiring', { unpublishAt: iso(unpublishAt) });
+    await transitionAudit(next.kid, 'pending -> active');
     await announce({ event: 'promoted', kid: next.kid });
   }
 
@@ -403,7 +445,8 @@ export function createKeyService(
           .executeTakeFirst();
         return result.numUpdatedRows;
       });
-      if (changed === 1) transitionAudit(key.kid, 'unpublication postponed', { unpublishAt: iso(keepUntil) });
+      if (changed === 1)
+        await transitionAudit(key.kid, 'unpublication postponed', { unpublishAt: iso(keepUntil) });
       return;
     }
     const changed = await guarded(async (q) => {
@@ -417,7 +460,7 @@ export function createKeyService(
       return result.numUpdatedRows;
     });
     if (changed === 1) {
-      transitionAudit(key.kid, 'retiring -> retired');
+      await transitionAudit(key.kid, 'retiring -> retired');
       await announce({ event: 'retired', kid: key.kid });
     }
   }
@@ -536,6 +579,9 @@ export function createKeyService(
   return {
     tick,
     jwks,
+    async publicJwk(kid) {
+      return (await readVerificationKey(db, kid))?.jwk;
+    },
     async sign(payload, typ) {
       const t = now();
       let key = active;
@@ -586,7 +632,7 @@ export function createKeyService(
             .executeTakeFirst();
           return result.numUpdatedRows;
         });
-        if (changed === 1) transitionAudit(pendingKid, 'activation brought forward');
+        if (changed === 1) await transitionAudit(pendingKid, 'activation brought forward');
         successor = await row(pendingKid);
       }
       successor ??= (await rows()).find((k) => k.status === 'pending');
@@ -604,7 +650,7 @@ export function createKeyService(
         return result.numUpdatedRows;
       });
       if (rescheduled === 1) {
-        transitionAudit(current.kid, 'rotation brought forward', { rotatesAt: iso(activatesAt) });
+        await transitionAudit(current.kid, 'rotation brought forward', { rotatesAt: iso(activatesAt) });
         await announce({ event: 'rescheduled', kid: current.kid });
       }
       // Promotes at once when the successor has already been published long enough.
@@ -648,7 +694,7 @@ export function createKeyService(
         .where('expires_at', '>', t)
         .executeTakeFirst();
       const latestExpiry = latest?.latest ?? null;
-      transitionAudit(target.kid, `${target.status} -> revoked`, {
+      await transitionAudit(target.kid, `${target.status} -> revoked`, {
         tokensInvalidated,
         ...(latestExpiry === null ? {} : { latestExpiry: iso(latestExpiry) }),
       });

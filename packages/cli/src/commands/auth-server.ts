@@ -1,4 +1,5 @@
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
+import { createSinks, registerSinkMetrics, type SinkDelivery } from '@gatehouse/audit';
 import {
   createAdminApp,
   createAuthServer,
@@ -10,6 +11,7 @@ import { DEPLOYMENT_OPTIONS, parse } from '../args.js';
 import { deploymentFindings } from '../config/deployment-checks.js';
 import { loadDeployment, type Deployment } from '../config/load-deployment.js';
 import { CommandError, EXIT_OK, writeLine, type CliIo } from '../io.js';
+import { startAuditCheckpoints, type AuditCheckpointer } from '../runtime/audit-checkpoints.js';
 import { loadDeploymentKek } from '../runtime/kek.js';
 import { openRuntime, type Runtime } from '../runtime/open-runtime.js';
 import { listenOverTls, listenerUrl, type TlsAppListener } from '../runtime/tls-listener.js';
@@ -55,7 +57,15 @@ export async function authServerCommand(args: readonly string[], io: CliIo): Pro
   const kek = await loadDeploymentKek(io, deployment);
   if (kek.warning !== undefined) writeLine(io.stderr, `WARNING: ${kek.warning}`);
 
-  const runtime = await openRuntime(io, deployment, { logTo: 'stdout' });
+  let sinks: SinkDelivery[] = [];
+  const runtime = await openRuntime(io, deployment, {
+    logTo: 'stdout',
+    component: 'auth-server',
+    onAuditShipped: () => {
+      for (const sink of sinks) sink.wake();
+    },
+  });
+  let checkpoints: AuditCheckpointer | undefined;
   let server: AuthServer | undefined;
   let admin: FastifyInstance | undefined;
   let adminTls: TlsAppListener | undefined;
@@ -71,6 +81,20 @@ export async function authServerCommand(args: readonly string[], io: CliIo): Pro
     };
     server = await createAuthServer(deps);
     const running = server;
+    checkpoints = startAuditCheckpoints({
+      store: runtime.auditStore,
+      signer: server.services.keys,
+      intervalSec: deployment.config.audit.checkpointIntervalSec,
+      logger: runtime.logger,
+    });
+    sinks = await createSinks(deployment.config.audit.sinks, {
+      source: runtime.auditStore,
+      cursorDir: join(deployment.dataDir, 'audit-sinks'),
+      baseDir,
+      logger: runtime.logger,
+    });
+    const started = sinks;
+    registerSinkMetrics(server.metrics, () => started);
     const url = await server.listen();
     admin = createAdminApp({
       logger: runtime.logger,
@@ -109,7 +133,12 @@ export async function authServerCommand(args: readonly string[], io: CliIo): Pro
   } finally {
     unsubscribe?.();
     await adminTls?.close();
-    await shutdown(runtime, server, admin);
+    await shutdown(runtime, server, admin, async () => {
+      // Last events shipped, the head signed, then the sinks finish what they read.
+      await runtime.audit.ship().catch(() => undefined);
+      await checkpoints?.stop();
+      await Promise.all(sinks.map((sink) => sink.stop('finish')));
+    });
   }
   writeLine(io.stderr, 'gatehouse auth-server: stopped');
   return EXIT_OK;
@@ -119,8 +148,14 @@ async function shutdown(
   runtime: Runtime,
   server: AuthServer | undefined,
   admin: FastifyInstance | undefined,
+  closeAudit: () => Promise<void>,
 ): Promise<void> {
   const closing = await Promise.allSettled([admin?.close(), server?.close()]);
+  try {
+    await closeAudit();
+  } catch (err) {
+    runtime.logger.error({ err }, 'audit shutdown failed');
+  }
   await runtime.close();
   for (const result of closing) {
     if (result.status === 'rejected') runtime.logger.error({ err: result.reason as unknown }, 'close failed');

@@ -3,8 +3,8 @@ import { buildBffConfig, createBff, type Bff } from '@gatehouse/bff';
 import { DEPLOYMENT_OPTIONS, parse } from '../args.js';
 import { loadDeployment, type Deployment } from '../config/load-deployment.js';
 import { CommandError, EXIT_OK, writeLine, type CliIo } from '../io.js';
-import { openFileAuditSink } from '../runtime/audit-file-sink.js';
-import { AUDIT_FILE, createCliLogger } from '../runtime/open-runtime.js';
+import { openStandaloneAudit } from '../runtime/component-audit.js';
+import { createCliLogger } from '../runtime/open-runtime.js';
 import { enforceFindings, stopped } from './auth-server.js';
 
 function bffSection(deployment: Deployment): NonNullable<Deployment['config']['bff']> {
@@ -35,7 +35,7 @@ export async function bffCommand(args: readonly string[], io: CliIo): Promise<nu
   });
 
   const logger = createCliLogger(io, deployment, { logTo: 'stdout' });
-  const audit = await openFileAuditSink(join(deployment.dataDir, AUDIT_FILE));
+  const audit = await openStandaloneAudit(deployment, 'bff', logger);
   let bff: Bff | undefined;
   let unsubscribe: (() => void) | undefined;
   try {

@@ -29,7 +29,7 @@ export async function gatewayCommand(args: readonly string[], io: CliIo): Promis
   enforceFindings(deployment, io);
   const config = gatewaySection(deployment);
 
-  const runtime = await openRuntime(io, deployment, { logTo: 'stdout' });
+  const runtime = await openRuntime(io, deployment, { logTo: 'stdout', component: 'gateway' });
   let gateway: Gateway | undefined;
   let admin: FastifyInstance | undefined;
   let adminCertificates: TlsReloader | undefined;

@@ -1,3 +1,4 @@
+import { sinksConfigSchema } from '@gatehouse/audit';
 import { MIN_ADMIN_TOKEN_LENGTH, authServerConfigSchema } from '@gatehouse/auth-server';
 import { bffConfigSchema } from '@gatehouse/bff';
 import { tlsListenerSchema } from '@gatehouse/core';
@@ -87,6 +88,30 @@ export const deploymentConfigSchema = z
       })
       .prefault({})
       .describe('Admin API (clients, users, keys) on its own listener'),
+    audit: z
+      .strictObject({
+        checkpointIntervalSec: z
+          .number()
+          .int()
+          .min(1)
+          .max(86_400)
+          .default(60)
+          .describe(
+            'How often the auth server signs a checkpoint of the audit store head when it advanced ' +
+              '(rows after the latest checkpoint are protected by the hash chain alone)',
+          ),
+        sinks: sinksConfigSchema.describe(
+          'SIEM sinks (file, stdout, syslog, webhook) run by the auth server, reading the audit ' +
+            'store at least once in order; cursors in `<dataDir>/audit-sinks/`; relative paths are ' +
+            "relative to this file's folder. Each item: `type` (`file`, `stdout`, `syslog`, `webhook`), " +
+            '`id` and its options, listed in packages/audit/README.md (SIEM sinks) and docs/audit.md',
+        ),
+      })
+      .prefault({})
+      .describe(
+        'The tamper-evident audit store (same database as the other stores): every process spools ' +
+          'its events under `<dataDir>/audit-spool/` and ships them to it',
+      ),
     authServer: authServerConfigSchema,
     gateway: gatewayConfigSchema.optional().describe('The API gateway (`gatehouse gateway`)'),
     bff: bffConfigSchema

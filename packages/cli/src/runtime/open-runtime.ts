@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { createAuditStore, migrateAudit, type AuditStore } from '@gatehouse/audit';
 import { createLogger, type Logger } from '@gatehouse/core';
 import {
   createAdminOperationsFor,
@@ -10,15 +10,16 @@ import {
 } from '@gatehouse/auth-server';
 import type { Deployment } from '../config/load-deployment.js';
 import type { CliIo } from '../io.js';
-import { openFileAuditSink, type FileAuditSink } from './audit-file-sink.js';
-
-export const AUDIT_FILE = 'audit.jsonl';
+import { openComponentAudit, type ComponentAudit } from './component-audit.js';
 
 /** The stores, audit log and logger of one deployment, opened by a command. */
 export interface Runtime {
   readonly deployment: Deployment;
   readonly stores: AuthServerStores;
-  readonly audit: FileAuditSink;
+  /** This process's audit spool and its shipper to `auditStore`. */
+  readonly audit: ComponentAudit;
+  /** The deployment's audit store (same database as the other stores). */
+  readonly auditStore: AuditStore;
   readonly logger: Logger;
   /** The dependencies every store needs (no key-encryption key). */
   readonly base: Pick<AuthServerDeps, 'db' | 'engine' | 'state' | 'now' | 'audit' | 'logger'>;
@@ -32,6 +33,10 @@ export interface OpenRuntimeOptions {
   readonly logTo: 'stdout' | 'stderr';
   /** Commands log only warnings unless the configuration asks for less. */
   readonly minimumLevel?: 'warn';
+  /** The audit spool's name (default `cli`). */
+  readonly component?: string;
+  /** After the shipper stored a batch (sinks wake up). */
+  readonly onAuditShipped?: () => void;
 }
 
 /** Pending log text written at once beyond this size, without waiting for the end of the turn. */
@@ -102,8 +107,9 @@ export async function openRuntime(
   options: OpenRuntimeOptions,
 ): Promise<Runtime> {
   const { logger, flush: flushLog } = openCliLogger(io, deployment, options);
-  const audit = await openFileAuditSink(join(deployment.dataDir, AUDIT_FILE));
   let stores: AuthServerStores;
+  let audit: ComponentAudit;
+  let auditStore: AuditStore;
   try {
     stores = await openAuthServerStores({
       databaseUrl: deployment.databaseUrl,
@@ -111,7 +117,23 @@ export async function openRuntime(
       redisUrl: deployment.redisUrl,
     });
   } catch (err) {
-    await audit.close();
+    flushLog();
+    throw err;
+  }
+  try {
+    await migrateAudit(stores.db);
+    auditStore = createAuditStore(stores.db);
+    const onShipped = options.onAuditShipped;
+    audit = await openComponentAudit({
+      dataDir: deployment.dataDir,
+      component: options.component ?? 'cli',
+      store: auditStore,
+      logger,
+      // Late-bound: the sinks are created after the runtime.
+      onShipped: () => onShipped?.(),
+    });
+  } catch (err) {
+    await stores.close();
     flushLog();
     throw err;
   }
@@ -127,13 +149,15 @@ export async function openRuntime(
     deployment,
     stores,
     audit,
+    auditStore,
     logger,
     base,
     operations: (keys) => createAdminOperationsFor(base, keys),
     async close() {
       try {
-        await stores.close();
+        // The spool is shipped before the database closes.
         await audit.close();
+        await stores.close();
       } finally {
         flushLog();
       }
