@@ -1,5 +1,6 @@
 import { isGatehouseError } from '@gatehouse/core';
 import { auditCommand } from './commands/audit.js';
+import { reportCommand } from './commands/report.js';
 import { authServerCommand } from './commands/auth-server.js';
 import { bansCommand } from './commands/bans.js';
 import { bffCommand } from './commands/bff.js';
@@ -13,7 +14,7 @@ import { keysCommand } from './commands/keys.js';
 import { upCommand } from './commands/up.js';
 import { usersCommand } from './commands/users.js';
 import { CommandError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, writeLine, type CliIo } from './io.js';
-import { PLANNED_COMMANDS, USAGE } from './usage.js';
+import { USAGE } from './usage.js';
 
 type Command = (args: readonly string[], io: CliIo) => Promise<number>;
 
@@ -25,6 +26,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   bff: bffCommand,
   bans: bansCommand,
   audit: auditCommand,
+  report: reportCommand,
   clients: clientsCommand,
   users: usersCommand,
   keys: keysCommand,
@@ -46,10 +48,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   }
   const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (command === undefined) {
-    const reason = PLANNED_COMMANDS.has(name)
-      ? `${name}: not available in this release`
-      : `unknown command: ${name}`;
-    writeLine(io.stderr, `gatehouse: ${reason}\n`);
+    writeLine(io.stderr, `gatehouse: unknown command: ${name}\n`);
     io.stderr.write(USAGE);
     return EXIT_USAGE;
   }

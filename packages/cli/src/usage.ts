@@ -54,6 +54,11 @@ Operations (directly on the stores of the configured data dir or DATABASE_URL; n
                                           "ok, N records, M checkpoints", or the first problem (seq,
                                           kind, detail) and exit 1; reads the store only
   audit export [--from ISO] [--to ISO]    the audit records as ECS JSON lines ([from, to) by time)
+  report access --subject SUB [--from ISO] [--to ISO] [--format json|csv|html]
+                                          every access by or about one data subject (GDPR Art. 15)
+  report incidents [--from ISO] [--to ISO] [--format json|csv|html]
+                                          detections, alerts and their actions, bans, lockouts, token
+                                          reuse and key rotations of a period
   config validate [--config FILE] [--json]
                                           lists every problem; non-zero when invalid
   config schema                           JSON Schema of the configuration file
@@ -66,6 +71,3 @@ Every command that opens stores takes --config FILE (default gatehouse.yaml) and
 Environment: DATABASE_URL, REDIS_URL, GATEHOUSE_KEK, NODE_ENV=production (refuses unsafe settings).
 Exit codes: 0 success, 1 failure or high-severity finding, 2 usage error.
 `;
-
-/** Commands of the command-line contract that later releases add. */
-export const PLANNED_COMMANDS: ReadonlySet<string> = new Set(['report']);

@@ -8,10 +8,12 @@ describe('command line parsing', () => {
   const usageErrors: Array<{ name: string; argv: string[]; says: RegExp }> = [
     { name: 'no command', argv: [], says: /Usage: gatehouse/ },
     { name: 'unknown command', argv: ['frobnicate'], says: /unknown command: frobnicate/ },
+    { name: 'report without a subcommand', argv: ['report'], says: /report: missing subcommand/ },
+    { name: 'report access without --subject', argv: ['report', 'access'], says: /--subject is required/ },
     {
-      name: 'planned command not in this release',
-      argv: ['report'],
-      says: /report: not available in this release/,
+      name: 'report in an unknown format',
+      argv: ['report', 'incidents', '--format', 'pdf'],
+      says: /--format must be one of json, csv, html/,
     },
     { name: 'unknown subcommand', argv: ['clients', 'rename'], says: /unknown subcommand rename/ },
     { name: 'missing subcommand', argv: ['keys'], says: /keys: missing subcommand/ },

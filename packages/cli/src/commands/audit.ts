@@ -14,7 +14,7 @@ export const auditCommand = subcommands('audit', { verify, export: exportCommand
  * Opens the deployment's database for reading the audit store only: no migration, no spool, so
  * what is checked is what the store holds now.
  */
-async function withAuditDatabase<T>(
+export async function withAuditDatabase<T>(
   deployment: Deployment,
   fn: (db: AuthServerStores['db']) => Promise<T>,
 ): Promise<T> {
@@ -43,7 +43,7 @@ async function withAuditDatabase<T>(
 }
 
 /** ISO 8601 with an offset (`Z` or `±hh:mm`), as the store takes it. */
-function isoOption(name: string, value: string | undefined): string | undefined {
+export function isoOption(name: string, value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
   if (
     !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(value) ||

@@ -1,0 +1,78 @@
+import {
+  concernsSubject,
+  createAuditStore,
+  isIncident,
+  renderReport,
+  selectRecords,
+  type ReportFormat,
+  type ReportRecord,
+} from '@gatehouse/audit';
+import type { AuditEvent } from '@gatehouse/core';
+import { DEPLOYMENT_OPTIONS, parse } from '../args.js';
+import { loadDeployment } from '../config/load-deployment.js';
+import { EXIT_OK, UsageError, type CliIo } from '../io.js';
+import { isoOption, withAuditDatabase } from './audit.js';
+import { subcommands } from './subcommands.js';
+
+/** `gatehouse report access|incidents`: reports over the audit store (no server needed). */
+export const reportCommand = subcommands('report', { access, incidents });
+
+const FORMATS: readonly ReportFormat[] = ['json', 'csv', 'html'];
+
+const REPORT_OPTIONS = {
+  ...DEPLOYMENT_OPTIONS,
+  from: { type: 'string' },
+  to: { type: 'string' },
+  format: { type: 'string' },
+} as const;
+
+function formatOption(value: string | undefined): ReportFormat {
+  if (value === undefined) return 'json';
+  if (!(FORMATS as readonly string[]).includes(value))
+    throw new UsageError(`--format must be one of ${FORMATS.join(', ')}`);
+  return value as ReportFormat;
+}
+
+async function run(
+  io: CliIo,
+  values: { config?: string; 'data-dir'?: string; from?: string; to?: string; format?: string },
+  header: { kind: string; title: string; scope: Record<string, string | undefined> },
+  keep: (event: AuditEvent) => boolean,
+): Promise<number> {
+  const format = formatOption(values.format);
+  const from = isoOption('--from', values.from);
+  const to = isoOption('--to', values.to);
+  const deployment = await loadDeployment(io, { config: values.config, dataDir: values['data-dir'] });
+  const records = await withAuditDatabase(deployment, async (db) => {
+    const found: ReportRecord[] = [];
+    for await (const record of selectRecords(createAuditStore(db), { from, to }, keep)) found.push(record);
+    return found;
+  });
+  io.stdout.write(
+    renderReport(
+      format,
+      { ...header, scope: { ...header.scope, from, to }, generatedAt: new Date().toISOString() },
+      records,
+    ),
+  );
+  return EXIT_OK;
+}
+
+/** Every access by or about one data subject (GDPR Art. 15): what they did, and what was done to their account. */
+async function access(args: readonly string[], io: CliIo): Promise<number> {
+  const { values } = parse(args, { ...REPORT_OPTIONS, subject: { type: 'string' } });
+  const subject = values.subject;
+  if (subject === undefined || subject === '') throw new UsageError('--subject is required');
+  return run(
+    io,
+    values,
+    { kind: 'access', title: `Access report for subject ${subject}`, scope: { subject } },
+    concernsSubject(subject),
+  );
+}
+
+/** Detections, alerts and their actions, bans, lockouts, token theft and key compromise of a period. */
+async function incidents(args: readonly string[], io: CliIo): Promise<number> {
+  const { values } = parse(args, REPORT_OPTIONS);
+  return run(io, values, { kind: 'incidents', title: 'Incident report', scope: {} }, isIncident);
+}
