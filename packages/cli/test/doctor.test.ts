@@ -5,12 +5,16 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createDevCa, type DevCa, type IssueCertificateOptions } from '@gatehouse/core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { openSqlDatabase } from '@gatehouse/core';
+import { sql } from 'kysely';
 import {
+  MINIMAL_CONFIG,
   TEST_ADMIN_TOKEN,
   TEST_KEK_B64,
   createTestDeployment,
   runCli,
   type CliResult,
+  type TestDeployment,
 } from './helpers/cli.js';
 
 const DAY_MS = 86_400_000;
@@ -453,5 +457,65 @@ describe('gatehouse doctor: the demo stack after gatehouse init', () => {
         file: join(pkiDir, 'accounts.pem'),
       }),
     ]);
+  });
+});
+
+describe('gatehouse doctor: the audit log and its sinks', () => {
+  const SINK_CONFIG = `${MINIMAL_CONFIG}audit:
+  sinks:
+    - type: file
+      id: siem
+      path: siem/audit.jsonl
+      backlogAlertEvents: 1
+`;
+  let deployment: TestDeployment | undefined;
+  afterEach(async () => {
+    await deployment?.remove();
+    deployment = undefined;
+  });
+
+  const findingsOf = async (d: TestDeployment): Promise<{ code: number; report: ReportJson }> => {
+    const result = await d.run(['doctor', '--json']);
+    return { code: result.code, report: JSON.parse(result.stdout) as ReportJson };
+  };
+
+  it('an intact log: no audit finding', async () => {
+    deployment = await createTestDeployment();
+    expect((await deployment.run(['clients', 'list'])).code).toBe(0);
+    const { report: r } = await findingsOf(deployment);
+    expect(r.findings.filter((f) => f.check.startsWith('audit.'))).toEqual([]);
+  });
+
+  it('a record altered with raw SQL: high audit.chain_broken, exit 1', async () => {
+    deployment = await createTestDeployment();
+    for (let i = 0; i < 3; i++) expect((await deployment.run(['clients', 'list'])).code).toBe(0);
+    const database = openSqlDatabase({ sqliteFile: join(deployment.dataDir, 'gatehouse.db') });
+    try {
+      await sql`update audit_log set outcome = 'failure' where seq = 2`.execute(database.db);
+    } finally {
+      await database.close();
+    }
+    const { code, report: r } = await findingsOf(deployment);
+    expect(code).toBe(1);
+    expect(r.findings).toContainEqual(
+      expect.objectContaining({
+        severity: 'high',
+        check: 'audit.chain_broken',
+        message: expect.stringContaining('altered at seq 2') as string,
+      }),
+    );
+  });
+
+  it('a sink further behind than its backlogAlertEvents: warning audit.sink_backlog', async () => {
+    deployment = await createTestDeployment(SINK_CONFIG);
+    for (let i = 0; i < 3; i++) expect((await deployment.run(['clients', 'list'])).code).toBe(0);
+    const { report: r } = await findingsOf(deployment);
+    expect(r.findings).toContainEqual(
+      expect.objectContaining({
+        severity: 'warning',
+        check: 'audit.sink_backlog',
+        message: expect.stringMatching(/^audit sink siem is \d+ records behind the store/) as string,
+      }),
+    );
   });
 });

@@ -1,6 +1,7 @@
 import { dirname } from 'node:path';
 import { deploymentFindings } from '../config/deployment-checks.js';
 import type { CliIo } from '../io.js';
+import { checkAuditLog } from './check-audit-log.js';
 import { checkPkiFolder } from './check-pki-folder.js';
 import { checkSigningKeys } from './check-signing-keys.js';
 import { checkTlsFiles } from './check-tls-files.js';
@@ -30,7 +31,7 @@ export interface DoctorReport {
 
 /**
  * Every check, in the order an operator fixes things: the configuration, the TLS files it names,
- * the development CA's folder, then the key-encryption key and signing keys. A configuration that
+ * the development CA's folder, the key-encryption key and signing keys, then the audit log and its sinks. A configuration that
  * does not load is one high finding, and nothing else can be checked.
  */
 export async function runDoctor(io: CliIo, options: RunDoctorOptions): Promise<DoctorReport> {
@@ -58,6 +59,7 @@ export async function runDoctor(io: CliIo, options: RunDoctorOptions): Promise<D
   findings.push(...tls.findings);
   findings.push(...(await checkPkiFolder(io, deployment.dataDir, { now, withinDays, skip: tls.files })));
   findings.push(...(await checkSigningKeys(io, deployment)));
+  findings.push(...(await checkAuditLog(deployment)));
   return {
     ok: findings.every((finding) => finding.severity !== 'high'),
     config: deployment.file,
