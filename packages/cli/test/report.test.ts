@@ -1,8 +1,10 @@
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createAuditStore } from '@gatehouse/audit';
 import { openSqlDatabase, type AuditEvent } from '@gatehouse/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDeployment, type TestDeployment } from './helpers/cli.js';
+import { sql } from 'kysely';
+import { MINIMAL_CONFIG, createTestDeployment, type TestDeployment } from './helpers/cli.js';
 
 /**
  * `gatehouse report access|incidents` over a deployment's audit store: the records of one subject or
@@ -103,5 +105,42 @@ describe('gatehouse report', () => {
     const result = await deployment.run(argv);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(says);
+  });
+});
+
+describe('gatehouse report access with pseudonymisation', () => {
+  const PSEUDONYMIZED = `${MINIMAL_CONFIG}audit:
+  pseudonymize: { sourceIp: true, subject: true }
+`;
+  let own: TestDeployment;
+  beforeAll(async () => {
+    own = await createTestDeployment(PSEUDONYMIZED);
+  });
+  afterAll(async () => {
+    await own.remove();
+  });
+
+  it('stores no subject in clear, creates the key 0600 beside the data, and still finds the subject', async () => {
+    const created = await own.run(['users', 'create', '--username', 'dora', '--json'], {
+      stdin: 'a long passphrase 42\n',
+    });
+    expect(created.code).toBe(0);
+    const sub = (JSON.parse(created.stdout) as { sub: string }).sub;
+    expect((await stat(join(own.dataDir, 'audit-pseudonym.key'))).mode & 0o777).toBe(0o600);
+    const database = openSqlDatabase({ sqliteFile: join(own.dataDir, 'gatehouse.db') });
+    try {
+      const rows = await sql<{ target_id: string | null }>`select target_id from audit_log`.execute(
+        database.db,
+      );
+      expect(rows.rows.map((row) => row.target_id)).not.toContain(sub);
+      expect(rows.rows.some((row) => row.target_id?.startsWith('ps_') === true)).toBe(true);
+    } finally {
+      await database.close();
+    }
+    const result = await own.run(['report', 'access', '--subject', sub]);
+    expect(result.code).toBe(0);
+    expect((JSON.parse(result.stdout) as JsonReport).records.map((r) => r.action)).toContain(
+      'admin.user.create',
+    );
   });
 });

@@ -11,6 +11,7 @@ import type { AuditEvent } from '@gatehouse/core';
 import { DEPLOYMENT_OPTIONS, parse } from '../args.js';
 import { loadDeployment } from '../config/load-deployment.js';
 import { EXIT_OK, UsageError, type CliIo } from '../io.js';
+import { loadAuditPseudonymizer } from '../runtime/audit-pseudonymizer.js';
 import { isoOption, withAuditDatabase } from './audit.js';
 import { subcommands } from './subcommands.js';
 
@@ -63,11 +64,20 @@ async function access(args: readonly string[], io: CliIo): Promise<number> {
   const { values } = parse(args, { ...REPORT_OPTIONS, subject: { type: 'string' } });
   const subject = values.subject;
   if (subject === undefined || subject === '') throw new UsageError('--subject is required');
+  // With pseudonymisation on, the subject's records carry its keyed pseudonym (older ones, from
+  // before it was turned on, the subject itself): both are looked for.
+  const deployment = await loadDeployment(io, { config: values.config, dataDir: values['data-dir'] });
+  const pseudonymizer = await loadAuditPseudonymizer(deployment, io.env, { create: false });
+  const plain = concernsSubject(subject);
+  const pseudonymous =
+    pseudonymizer === undefined || !deployment.config.audit.pseudonymize.subject
+      ? undefined
+      : concernsSubject(pseudonymizer.subject(subject));
   return run(
     io,
     values,
     { kind: 'access', title: `Access report for subject ${subject}`, scope: { subject } },
-    concernsSubject(subject),
+    pseudonymous === undefined ? plain : (event) => plain(event) || pseudonymous(event),
   );
 }
 

@@ -100,6 +100,30 @@ export const deploymentConfigSchema = z
             'How often the auth server signs a checkpoint of the audit store head when it advanced ' +
               '(rows after the latest checkpoint are protected by the hash chain alone)',
           ),
+        pseudonymize: z
+          .strictObject({
+            sourceIp: z
+              .boolean()
+              .default(false)
+              .describe('Replace client addresses (sourceIp, targets of type ip) by keyed pseudonyms'),
+            subject: z
+              .boolean()
+              .default(false)
+              .describe('Replace data subjects (actor sub, targets of type user) by keyed pseudonyms'),
+            keyFile: z
+              .string()
+              .min(1)
+              .optional()
+              .describe(
+                'The HMAC key (32+ random bytes, base64), kept apart from the database; default ' +
+                  '`GATEHOUSE_AUDIT_PSEUDONYM_KEY`, else `<dataDir>/audit-pseudonym.key` (created 0600)',
+              ),
+          })
+          .prefault({})
+          .describe(
+            'Keyed pseudonymisation of personal data before events are spooled (GDPR Art. 4(5)); ' +
+              '`gatehouse report access --subject` still finds a subject with the key',
+          ),
         sinks: sinksConfigSchema.describe(
           'SIEM sinks (file, stdout, syslog, webhook) run by the auth server, reading the audit ' +
             'store at least once in order; cursors in `<dataDir>/audit-sinks/`; relative paths are ' +

@@ -31,6 +31,8 @@ export interface OpenComponentAuditOptions {
   readonly logger: Logger;
   readonly onShipped?: () => void;
   readonly truncateAtBytes?: number;
+  /** Applied to every event before it is spooled (keyed pseudonymisation). */
+  readonly transform?: (event: AuditEvent) => AuditEvent;
 }
 
 /**
@@ -53,9 +55,14 @@ export async function openComponentAudit(options: OpenComponentAuditOptions): Pr
     options.logger.warn({ err }, 'left-over audit spools not shipped yet');
   });
   let closed = false;
+  const transform = options.transform;
+  const append =
+    transform === undefined
+      ? (event: AuditEvent) => spool.append(event)
+      : (event: AuditEvent) => spool.append(transform(event));
   return {
-    sink: spool.sink,
-    append: (event) => spool.append(event),
+    sink: transform === undefined ? spool.sink : append,
+    append,
     flush: () => spool.flush(),
     ship: async () => {
       await spool.flush();

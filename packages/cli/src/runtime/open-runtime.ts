@@ -10,6 +10,7 @@ import {
 } from '@gatehouse/auth-server';
 import type { Deployment } from '../config/load-deployment.js';
 import type { CliIo } from '../io.js';
+import { loadAuditPseudonymizer } from './audit-pseudonymizer.js';
 import { openComponentAudit, type ComponentAudit } from './component-audit.js';
 
 /** The stores, audit log and logger of one deployment, opened by a command. */
@@ -124,11 +125,13 @@ export async function openRuntime(
     await migrateAudit(stores.db);
     auditStore = createAuditStore(stores.db);
     const onShipped = options.onAuditShipped;
+    const pseudonymizer = await loadAuditPseudonymizer(deployment, io.env, { create: true });
     audit = await openComponentAudit({
       dataDir: deployment.dataDir,
       component: options.component ?? 'cli',
       store: auditStore,
       logger,
+      ...(pseudonymizer === undefined ? {} : { transform: (event) => pseudonymizer.apply(event) }),
       // Late-bound: the sinks are created after the runtime.
       onShipped: () => onShipped?.(),
     });
