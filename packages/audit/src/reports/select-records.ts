@@ -76,6 +76,7 @@ const INCIDENT_ACTIONS = new Set([
   'gateway.ban.add',
   'gateway.ban.remove',
   'login.lockout',
+  'login.credential_stuffing',
   'token.reuse_detected',
   'admin.auth_failed',
   'admin.key.rotate',

@@ -97,13 +97,22 @@ export function registerLogin(app: FastifyInstance, ctx: InteractionContext, pre
         reason: 'bad_credentials',
         details: { accountFailures: outcome.accountFailures, ipFailures: outcome.ipFailures },
       });
+      if (outcome.stuffing !== undefined) {
+        await auditDurably(deps, {
+          action: 'login.credential_stuffing',
+          outcome: 'failure',
+          ...auditBase,
+          reason: 'distinct_accounts',
+          details: { distinctAccounts: outcome.stuffing.distinctAccounts },
+        });
+      }
       if (outcome.lockedAccount || outcome.lockedIp) {
         await auditDurably(deps, {
           action: 'login.lockout',
           outcome: 'failure',
           ...auditBase,
           ...(target === undefined ? {} : { target }),
-          reason: outcome.lockedAccount ? 'account' : 'ip',
+          reason: outcome.lockedAccount ? 'account' : outcome.stuffing !== undefined ? 'stuffing' : 'ip',
           details: { account: outcome.lockedAccount, ip: outcome.lockedIp },
         });
         return lockedAnswer(deps.now() + deps.config.login.lockoutSec * 1000);

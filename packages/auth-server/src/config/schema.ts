@@ -133,6 +133,11 @@ export const authServerConfigSchema = z
         sessionTtlSec: seconds('Login session lifetime at the authorization server', 8 * 3600),
         maxFailuresPerAccount: seconds('Failed logins per account before a lockout', 5),
         maxFailuresPerIp: seconds('Failed logins per source address before a lockout', 20),
+        stuffingDistinctAccounts: seconds(
+          'Distinct usernames failing from one address within the window that count as credential ' +
+            'stuffing: audited (login.credential_stuffing) and the address locked out',
+          10,
+        ),
         failureWindowSec: seconds('Window in which failed logins are counted', 900),
         lockoutSec: seconds('Lockout duration', 900),
         delayStepMs: z

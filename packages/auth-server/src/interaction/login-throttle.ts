@@ -17,6 +17,12 @@ export interface FailureOutcome {
   readonly lockedIp: boolean;
   readonly accountFailures: number;
   readonly ipFailures: number;
+  /**
+   * Set when this failure made the address reach `stuffingDistinctAccounts` distinct usernames failed
+   * within the window (credential stuffing: one list of breached credentials tried account after
+   * account), once per window; the address is locked out with it.
+   */
+  readonly stuffing: { readonly distinctAccounts: number } | undefined;
 }
 
 export interface LoginThrottle {
@@ -72,15 +78,25 @@ export function createLoginThrottle(deps: Pick<AuthServerDeps, 'state' | 'now' |
     },
 
     async recordFailure(username, ip) {
-      const [accountFailures, ipFailures] = await Promise.all([
+      const [accountFailures, ipFailures, firstForAccount] = await Promise.all([
         deps.state.increment(`${account(username)}:failures`, windowMs),
         deps.state.increment(`${address(ip)}:failures`, windowMs),
+        // Distinct usernames per address: a marker per (address, account) pair, counted when new.
+        deps.state.setIfAbsent(`${address(ip)}:tried:${hashToken(username)}`, '1', windowMs),
       ]);
+      const distinctAccounts = firstForAccount
+        ? await deps.state.increment(`${address(ip)}:accounts`, windowMs)
+        : Number((await deps.state.get(`${address(ip)}:accounts`)) ?? '0');
+      const stuffing =
+        distinctAccounts >= cfg.stuffingDistinctAccounts &&
+        (await deps.state.setIfAbsent(`${address(ip)}:stuffing`, '1', windowMs))
+          ? { distinctAccounts }
+          : undefined;
       const lockedAccount = accountFailures >= cfg.maxFailuresPerAccount;
-      const lockedIp = ipFailures >= cfg.maxFailuresPerIp;
+      const lockedIp = ipFailures >= cfg.maxFailuresPerIp || stuffing !== undefined;
       if (lockedAccount) await lock(account(username));
       if (lockedIp) await lock(address(ip));
-      return { lockedAccount, lockedIp, accountFailures, ipFailures };
+      return { lockedAccount, lockedIp, accountFailures, ipFailures, stuffing };
     },
 
     async recordSuccess(username) {

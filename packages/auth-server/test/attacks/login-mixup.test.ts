@@ -429,6 +429,7 @@ describeEachStore('attacks: login, CSRF, session fixation, mix-up, clickjacking'
         delayStepMs: 0,
         maxFailuresPerAccount: MAX_FAILURES,
         maxFailuresPerIp: 1_000_000,
+        stuffingDistinctAccounts: 1_000_000,
         lockoutSec: LOCKOUT_SEC,
       },
     };

@@ -29,7 +29,10 @@ describeEachStore('consent', (stores) => {
   beforeAll(async () => {
     as = await startAuthServer({
       stores,
-      config: { resources: TEST_RESOURCES, login: { delayStepMs: 0, maxFailuresPerIp: 10_000 } },
+      config: {
+        resources: TEST_RESOURCES,
+        login: { delayStepMs: 0, maxFailuresPerIp: 10_000, stuffingDistinctAccounts: 10_000 },
+      },
     });
     thirdParty = await newClient(as, {
       grantTypes: ['authorization_code'],

@@ -47,7 +47,14 @@ describeEachStore('login: form, session and CSRF', (stores) => {
     as = await startAuthServer({
       stores,
       // Failures from one address add up over this suite: no delay, no address lockout here.
-      config: { login: { delayStepMs: 0, maxFailuresPerIp: 10_000, maxFailuresPerAccount: 1000 } },
+      config: {
+        login: {
+          delayStepMs: 0,
+          maxFailuresPerIp: 10_000,
+          maxFailuresPerAccount: 1000,
+          stuffingDistinctAccounts: 10_000,
+        },
+      },
     });
     client = await newClient(as, {
       grantTypes: ['authorization_code', 'refresh_token'],
@@ -401,7 +408,13 @@ describeEachStore('login: brute-force protection', (stores) => {
     as = await startAuthServer({
       stores,
       config: {
-        login: { delayStepMs: 0, maxFailuresPerAccount: 3, maxFailuresPerIp: 10_000, lockoutSec: 60 },
+        login: {
+          delayStepMs: 0,
+          maxFailuresPerAccount: 3,
+          maxFailuresPerIp: 10_000,
+          stuffingDistinctAccounts: 10_000,
+          lockoutSec: 60,
+        },
       },
     });
     client = await newClient(as, {
@@ -490,6 +503,50 @@ describeEachStore('login: per-address lockout and progressive delay', (stores) =
       const right = await browser.submit(as.url, page, { username: 'erin', password: 'erin password 1' });
       expect(right.status).toBe(429);
       expect(as.audit).toContainEqual(expect.objectContaining({ action: 'login.lockout', reason: 'ip' }));
+    } finally {
+      await as.close();
+    }
+  });
+
+  it('credential stuffing: many distinct usernames from one address lock it early, audited once', async () => {
+    const as = await startAuthServer({
+      stores,
+      config: {
+        login: {
+          delayStepMs: 0,
+          maxFailuresPerAccount: 100,
+          maxFailuresPerIp: 1000,
+          stuffingDistinctAccounts: 4,
+        },
+      },
+    });
+    try {
+      const client = await newClient(as, {
+        grantTypes: ['authorization_code'],
+        scopes: ['openid'],
+        firstParty: true,
+      });
+      await addUser(as, { username: 'gail', password: 'gail password 1' });
+      const browser = new Browser();
+      const page = await openLogin(as, browser, client);
+      const statuses: number[] = [];
+      // A breached list: one password per account, account after account. The same account twice is
+      // not a new one.
+      for (const name of ['s1', 's1', 's2', 's3', 's4', 's5']) {
+        statuses.push(
+          (await browser.submit(as.url, page, { username: name, password: `pw-${name}` })).status,
+        );
+      }
+      expect(statuses).toEqual([401, 401, 401, 401, 429, 429]);
+      expect(as.audit.filter((event) => event.action === 'login.credential_stuffing')).toEqual([
+        expect.objectContaining({ outcome: 'failure', details: { distinctAccounts: 4 } }),
+      ]);
+      expect(as.audit).toContainEqual(
+        expect.objectContaining({ action: 'login.lockout', reason: 'stuffing' }),
+      );
+      // The right password of another account from the same address is refused too while it is locked.
+      const right = await browser.submit(as.url, page, { username: 'gail', password: 'gail password 1' });
+      expect(right.status).toBe(429);
     } finally {
       await as.close();
     }
