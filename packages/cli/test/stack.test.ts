@@ -218,7 +218,15 @@ describe('the admin entry', () => {
   beforeAll(async () => {
     for (const name of ['gateway', 'bff', 'authServer'] as const) {
       const echo = createHttpServer((req, res) => {
-        res.writeHead(200, { 'content-type': 'application/json' });
+        res.writeHead(200, {
+          'content-type': 'application/json',
+          // What the gateway's admin console is served with: the entry passes it on.
+          'content-security-policy': "default-src 'self'",
+          'x-frame-options': 'DENY',
+          'referrer-policy': 'no-referrer',
+          'x-content-type-options': 'nosniff',
+          'set-cookie': 'never=passed',
+        });
         res.end(JSON.stringify({ name, path: req.url, authorization: req.headers.authorization ?? null }));
       });
       await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
@@ -243,6 +251,9 @@ describe('the admin entry', () => {
     ['/metrics/auth-server', 'authServer', '/metrics'],
     ['/metrics/auth-server?name[]=x', 'authServer', '/metrics?name[]=x'],
     ['/admin/gateway/routes', 'gateway', '/admin/gateway/routes'],
+    ['/admin/console', 'gateway', '/admin/console'],
+    ['/admin/console/console.js', 'gateway', '/admin/console/console.js'],
+    ['/admin/consoles', 'authServer', '/admin/consoles'],
     ['/admin/bff/sessions?sub=u1', 'bff', '/admin/bff/sessions?sub=u1'],
     ['/admin/clients', 'authServer', '/admin/clients'],
     ['/admin', 'authServer', '/admin'],
@@ -250,6 +261,17 @@ describe('the admin entry', () => {
     const response = await fetch(`${front.url}${path}`, { headers: { authorization: 'Bearer t' } });
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ name, path: seen, authorization: 'Bearer t' });
+  });
+
+  it('passes on the security headers of an answer (the console CSP), and no others', async () => {
+    const response = await fetch(`${front.url}/admin/console`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-security-policy')).toBe("default-src 'self'");
+    expect(response.headers.get('x-frame-options')).toBe('DENY');
+    expect(response.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(response.headers.get('set-cookie')).toBeNull();
+    await response.body?.cancel();
   });
 
   it.each(['/metrics/', '/metrics/gateway', '/metrics/auth-server/x', '/metrics-auth-server', '/nothing'])(

@@ -39,6 +39,7 @@ import { createRedisRateLimitStore } from './limits/redis-rate-limit-store.js';
 import type { RateLimitStore } from './limits/rate-limit-store.js';
 import { createHttp2Listener, type Http2Listener } from './http/http2-listener.js';
 import { createGatewayMetrics } from './observability/gateway-metrics.js';
+import { createTopClients, type TopClients } from './observability/top-clients.js';
 import { createRequestHandler } from './pipeline/handle-request.js';
 import { buildRuntime, type Runtime } from './runtime/build-runtime.js';
 
@@ -77,6 +78,8 @@ export interface Gateway {
   readonly server: Server | HttpsServer | Http2SecureServer;
   readonly bans: BanList;
   readonly metrics: MetricsRegistry;
+  /** The heaviest clients of the last 5 to 10 minutes (`GET /admin/gateway/top-clients`). */
+  readonly topClients: TopClients;
   /** Abuse detections flagged for review (`detection.*.action: flag`), newest first. */
   detections(): DetectionRecord[];
   /** Alert rules: firing and recent alerts, and an evaluation on demand. */
@@ -259,6 +262,8 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   });
   abuse.apply(runtime.config);
 
+  const topClients = createTopClients({ now });
+
   let listenUrl = '';
   const publicOrigin = (): string => runtime.config.publicUrl?.replace(/\/$/, '') ?? listenUrl;
   const handler = createRequestHandler({
@@ -268,6 +273,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     bans,
     recordAuthFailure: (input) => bruteForce?.recordFailure(input) ?? Promise.resolve(),
     metrics: gatewayMetrics,
+    topClients,
     accessLog,
     logger,
     publicOrigin,
@@ -377,6 +383,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     server,
     bans,
     metrics,
+    topClients,
     detections: () => abuse.detections(),
     alerts: abuse.alerts,
     config: () => runtime.config,

@@ -16,6 +16,8 @@ export interface CreateAdminAppOptions {
   readonly adminToken: string | undefined;
   /** The auth server's series (`AuthServer.metrics`), served at `GET /metrics`; without it, no `/metrics`. */
   readonly metrics?: MetricsRegistry | undefined;
+  /** Verifies the audit log (`GET /admin/audit/verify`, admin token); without it, no such route. */
+  readonly verifyAudit?: (() => Promise<unknown>) | undefined;
 }
 
 /**
@@ -61,6 +63,7 @@ export function createAdminApp(options: CreateAdminAppOptions): FastifyInstance 
     deps: options.deps,
     operations: options.operations,
     adminToken: options.adminToken,
+    verifyAudit: options.verifyAudit,
   });
   return app;
 }

@@ -13,6 +13,8 @@ export interface AdminServices {
    * 503 (the operator has to configure `admin.token`).
    */
   readonly adminToken: string | undefined;
+  /** The audit log's verification (`gatehouse audit verify`'s result), when the host provides one. */
+  readonly verifyAudit?: (() => Promise<unknown>) | undefined;
 }
 
 function send(reply: FastifyReply, response: HttpErrorResponse): FastifyReply {
@@ -107,6 +109,20 @@ export function registerAdminRoutes(app: FastifyInstance, services: AdminService
       });
 
       scope.get('/keys', async (request) => ({ keys: await operations.listKeys(actorOf(request)) }));
+      const { verifyAudit } = services;
+      if (verifyAudit !== undefined) {
+        // The admin console's audit-chain panel; the same result as `gatehouse audit verify --json`.
+        scope.get('/audit/verify', async (request) => {
+          const result = await verifyAudit();
+          audit(deps, {
+            action: 'admin.audit.verify',
+            outcome: 'success',
+            sourceIp: request.socket.remoteAddress,
+            requestId: request.id,
+          });
+          return result;
+        });
+      }
       scope.post('/keys/rotate', async (request) =>
         operations.rotateKeys(request.body ?? {}, actorOf(request)),
       );

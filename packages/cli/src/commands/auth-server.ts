@@ -1,5 +1,5 @@
 import { dirname, join } from 'node:path';
-import { createSinks, registerSinkMetrics, type SinkDelivery } from '@gatehouse/audit';
+import { createSinks, registerSinkMetrics, verifyAuditLog, type SinkDelivery } from '@gatehouse/audit';
 import {
   createAdminApp,
   createAuthServer,
@@ -11,7 +11,11 @@ import { DEPLOYMENT_OPTIONS, parse } from '../args.js';
 import { deploymentFindings } from '../config/deployment-checks.js';
 import { loadDeployment, type Deployment } from '../config/load-deployment.js';
 import { CommandError, EXIT_OK, writeLine, type CliIo } from '../io.js';
-import { startAuditCheckpoints, type AuditCheckpointer } from '../runtime/audit-checkpoints.js';
+import {
+  createCheckpointKeyResolver,
+  startAuditCheckpoints,
+  type AuditCheckpointer,
+} from '../runtime/audit-checkpoints.js';
 import { loadDeploymentKek } from '../runtime/kek.js';
 import { openRuntime, type Runtime } from '../runtime/open-runtime.js';
 import { listenOverTls, listenerUrl, type TlsAppListener } from '../runtime/tls-listener.js';
@@ -102,6 +106,8 @@ export async function authServerCommand(args: readonly string[], io: CliIo): Pro
       operations: runtime.operations(server.services.keys),
       adminToken: deployment.config.admin.token,
       metrics: server.metrics,
+      verifyAudit: () =>
+        verifyAuditLog(runtime.stores.db, { resolveKey: createCheckpointKeyResolver(runtime.stores.db) }),
     });
     const { host, port, tls } = deployment.config.admin.listen;
     let adminUrl: string;

@@ -6,7 +6,7 @@ import { Agent, request } from 'undici';
 
 /** Where each admin path of the stack is served (the components' own admin listeners). */
 export interface AdminTargets {
-  /** `/admin/gateway/*`, `/metrics`: the gateway's admin listener. */
+  /** `/admin/gateway/*`, `/admin/console[/*]` (the admin console), `/metrics`: the gateway's admin listener. */
   readonly gateway: string;
   /** `/admin/bff/*`: the BFF (its admin routes are token-guarded on its own listener). */
   readonly bff: string;
@@ -22,7 +22,18 @@ export interface AdminFront {
 const MAX_BODY_BYTES = 1_048_576;
 /** Request headers passed on: credentials and content negotiation only (no cookies, no hop-by-hop). */
 const FORWARDED_REQUEST = ['authorization', 'content-type', 'accept'];
-const FORWARDED_RESPONSE = ['content-type', 'cache-control', 'www-authenticate', 'retry-after', 'location'];
+/** Response headers passed on, the admin console's security headers included (CSP, no framing). */
+const FORWARDED_RESPONSE = [
+  'content-type',
+  'cache-control',
+  'www-authenticate',
+  'retry-after',
+  'location',
+  'content-security-policy',
+  'x-frame-options',
+  'referrer-policy',
+  'x-content-type-options',
+];
 
 function problem(res: ServerResponse, status: number, title: string): void {
   res.writeHead(status, { 'content-type': 'application/problem+json', 'cache-control': 'no-store' });
@@ -35,7 +46,13 @@ function problem(res: ServerResponse, status: number, title: string): void {
  */
 function targetOf(targets: AdminTargets, path: string): string | undefined {
   if (path === '/metrics/auth-server') return `${targets.authServer}/metrics`;
-  if (path === '/metrics' || path === '/admin/gateway' || path.startsWith('/admin/gateway/'))
+  if (
+    path === '/metrics' ||
+    path === '/admin/gateway' ||
+    path.startsWith('/admin/gateway/') ||
+    path === '/admin/console' ||
+    path.startsWith('/admin/console/')
+  )
     return `${targets.gateway}${path}`;
   if (path === '/admin/bff' || path.startsWith('/admin/bff/')) return `${targets.bff}${path}`;
   if (path === '/admin' || path.startsWith('/admin/')) return `${targets.authServer}${path}`;

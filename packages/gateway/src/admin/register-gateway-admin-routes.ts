@@ -12,6 +12,7 @@ import { z } from 'zod';
 import type { Gateway } from '../create-gateway.js';
 import { buildIpSet } from '../net/ip-set.js';
 import { alertmanagerNotificationSchema, applyAlertmanagerNotification } from './alertmanager-webhook.js';
+import { registerConsoleRoutes } from './console/register-console-routes.js';
 
 export interface GatewayAdminOptions {
   readonly gateway: Gateway;
@@ -23,6 +24,10 @@ export interface GatewayAdminOptions {
   readonly audit?: AuditSink | undefined;
   readonly now?: () => number;
 }
+
+const topClientsQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(20),
+});
 
 const banInput = z.strictObject({
   subject: z
@@ -83,6 +88,8 @@ export function registerGatewayAdminRoutes(app: FastifyInstance, options: Gatewa
   app.get('/metrics', async (_request, reply) =>
     reply.header('content-type', gateway.metrics.contentType).send(gateway.metrics.render()),
   );
+  // The admin console: static files only (its data comes from the token-guarded API below).
+  registerConsoleRoutes(app);
 
   void app.register(
     (scope, _options, done) => {
@@ -153,6 +160,9 @@ export function registerGatewayAdminRoutes(app: FastifyInstance, options: Gatewa
         const removed = await gateway.bans.remove(decodeURIComponent(request.params.subject), 'admin-api');
         return removed ? reply.code(204).send() : send(reply, buildProblemResponse({ status: 404 }));
       });
+      scope.get('/top-clients', (request, reply) =>
+        reply.send(gateway.topClients.list(topClientsQuery.parse(request.query).limit)),
+      );
       scope.get('/detections', (_request, reply) => reply.send({ detections: gateway.detections() }));
       scope.get('/alerts', (_request, reply) => reply.send(gateway.alerts.list()));
       // Alertmanager's webhook receiver (deploy/alertmanager): bans asked for by alert labels.

@@ -16,6 +16,7 @@ import type { BanList } from '../limits/ban-list.js';
 import type { RateLimiter, RateLimitResult } from '../limits/rate-limiter.js';
 import { normalizeIp } from '../net/ip-set.js';
 import type { GatewayMetrics } from '../observability/gateway-metrics.js';
+import type { TopClients } from '../observability/top-clients.js';
 import { rewritePath } from '../routing/route-table.js';
 import type { RouteRuntime, Runtime } from '../runtime/build-runtime.js';
 import type { UpstreamCall } from '../upstream/upstream.js';
@@ -31,6 +32,8 @@ export interface PipelineDeps {
   readonly recordAuthFailure:
     ((input: { ip: string; clientId: string | undefined }) => Promise<void>) | undefined;
   readonly metrics: GatewayMetrics;
+  /** The heaviest clients (admin console): fed every finished request, refused ones included. */
+  readonly topClients: TopClients;
   readonly accessLog: Logger;
   readonly logger: Logger;
   /** External origin (DPoP `htu`, Location rewriting), e.g. `https://api.example.com`. */
@@ -110,6 +113,7 @@ export function createRequestHandler(
         gatewayMs / 1000,
         upstreamMs === undefined ? undefined : upstreamMs / 1000,
       );
+      deps.topClients.record(outcome.clientId, clientIp, status >= 400);
       // RFC 9110 §7.1: the path only — a query string may carry secrets some clients put there.
       const questionMark = (req.url ?? '').indexOf('?');
       deps.accessLog.info({
