@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promtoolPath, requireService } from '@gatehouse/testing';
 import { describe, expect, it } from 'vitest';
+import { METRIC_DEFINITIONS } from './metric-definitions.js';
 
 /**
  * deploy/grafana: the dashboard is a Grafana dashboard model, every query is valid PromQL (each one is
@@ -12,12 +13,6 @@ import { describe, expect, it } from 'vitest';
  * expand to), and every series it reads is one a Gatehouse component registers.
  */
 const DASHBOARD = fileURLToPath(new URL('../../deploy/grafana/gatehouse-overview.json', import.meta.url));
-const METRIC_DEFINITIONS = [
-  'packages/gateway/src/observability/gateway-metrics.ts',
-  'packages/gateway/src/detect/detection-metrics.ts',
-  'packages/auth-server/src/observability/auth-server-metrics.ts',
-  'packages/core/src/metrics/register-certificate-expiry-gauge.ts',
-].map((path) => fileURLToPath(new URL(`../../${path}`, import.meta.url)));
 
 interface Panel {
   readonly type: string;

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promtoolPath, requireService } from '@gatehouse/testing';
 import { describe, expect, it } from 'vitest';
+import { METRIC_DEFINITIONS } from './metric-definitions.js';
 
 /**
  * deploy/prometheus: the alert rules load (`promtool check rules`), their unit tests pass
@@ -13,14 +14,6 @@ import { describe, expect, it } from 'vitest';
 const DIR = fileURLToPath(new URL('../../deploy/prometheus/', import.meta.url));
 const RULES = 'gatehouse-alerts.yml';
 const TESTS = 'gatehouse-alerts.test.yml';
-/** Where the series of the `/metrics` endpoints are defined (`name: 'gatehouse_…'`). */
-const METRIC_DEFINITIONS = [
-  'packages/gateway/src/observability/gateway-metrics.ts',
-  'packages/gateway/src/detect/detection-metrics.ts',
-  'packages/auth-server/src/observability/auth-server-metrics.ts',
-  // Shared by the gateway and the auth server.
-  'packages/core/src/metrics/register-certificate-expiry-gauge.ts',
-].map((path) => fileURLToPath(new URL(`../../${path}`, import.meta.url)));
 
 const promtool = await requireService('promtool', 'deploy/prometheus alert rules (promtool)');
 

@@ -1,6 +1,7 @@
 import { exportAuditLog, verifyAuditLog } from '@gatehouse/audit';
 import type { AuthServerStores } from '@gatehouse/auth-server';
 import { openSqlDatabase } from '@gatehouse/core';
+import type { Kysely } from 'kysely';
 import { DEPLOYMENT_OPTIONS, JSON_OPTION, parse } from '../args.js';
 import { loadDeployment, type Deployment } from '../config/load-deployment.js';
 import { CommandError, EXIT_FAILURE, EXIT_OK, UsageError, writeJson, writeLine, type CliIo } from '../io.js';
@@ -24,21 +25,27 @@ export async function withAuditDatabase<T>(
   });
   const db = sql.db as unknown as AuthServerStores['db'];
   try {
-    try {
-      await sql.db
-        .selectFrom('audit_log' as never)
-        .selectAll()
-        .limit(1)
-        .execute();
-    } catch (cause) {
+    if (!(await hasAuditStore(db)))
       throw new CommandError(
         `no audit store in ${deployment.databaseUrl === undefined ? deployment.sqliteFile : 'the database'} yet (a component creates it when it starts)`,
-        { cause },
       );
-    }
     return await fn(db);
   } finally {
     await sql.close();
+  }
+}
+
+/** Whether the database holds the audit store (its table exists): reading never creates it. */
+export async function hasAuditStore(db: AuthServerStores['db']): Promise<boolean> {
+  try {
+    await (db as unknown as Kysely<unknown>)
+      .selectFrom('audit_log' as never)
+      .selectAll()
+      .limit(1)
+      .execute();
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -4,6 +4,7 @@ import { createAuditStore, createFileSinkCursor, verifyAuditLog } from '@gatehou
 import type { AuthServerStores } from '@gatehouse/auth-server';
 import { openSqlDatabase } from '@gatehouse/core';
 import type { Deployment } from '../config/load-deployment.js';
+import { hasAuditStore } from '../commands/audit.js';
 import { createCheckpointKeyResolver } from '../runtime/audit-checkpoints.js';
 import type { DoctorFinding } from './finding.js';
 
@@ -19,13 +20,7 @@ export async function checkAuditLog(deployment: Deployment): Promise<DoctorFindi
   const sql = openSqlDatabase<unknown>({ url: deployment.databaseUrl, sqliteFile: deployment.sqliteFile });
   const db = sql.db as unknown as AuthServerStores['db'];
   try {
-    try {
-      await sql.db
-        .selectFrom('audit_log' as never)
-        .selectAll()
-        .limit(1)
-        .execute();
-    } catch {
+    if (!(await hasAuditStore(db))) {
       return [
         {
           severity: 'info',

@@ -154,6 +154,20 @@ async function expectNothingForwarded<T>(send: () => Promise<T>): Promise<T> {
   return result;
 }
 
+/** Writes `request` on a TLS connection that asked for HTTP/1.1 by ALPN; resolves to all it received. */
+function exchangeHttp1(request: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const socket = tlsConnect(
+      { port, host: '127.0.0.1', servername: 'localhost', ca: stack.ca.certPem, ALPNProtocols: ['http/1.1'] },
+      () => socket.write(request),
+    );
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+    socket.on('close', () => resolve(received));
+    socket.on('error', reject);
+  });
+}
+
 function alpnOf(protocols: string[] | undefined): Promise<string | false | null> {
   return new Promise((resolve, reject) => {
     const socket = tlsConnect(
@@ -197,27 +211,10 @@ describe('HTTP/2 by ALPN, HTTP/1.1 for the rest', () => {
   });
 
   it('refuses an h2c upgrade on the HTTP/1.1 fallback (RFC 9113 §3.1: h2c is gone)', async () => {
-    const raw = await new Promise<string>((resolve, reject) => {
-      const socket = tlsConnect(
-        {
-          port,
-          host: '127.0.0.1',
-          servername: 'localhost',
-          ca: stack.ca.certPem,
-          ALPNProtocols: ['http/1.1'],
-        },
-        () => {
-          socket.write(
-            'GET /public/x HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade, HTTP2-Settings\r\n' +
-              'Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n',
-          );
-        },
-      );
-      let received = '';
-      socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
-      socket.on('close', () => resolve(received));
-      socket.on('error', reject);
-    });
+    const raw = await exchangeHttp1(
+      'GET /public/x HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade, HTTP2-Settings\r\n' +
+        'Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n',
+    );
     expect(raw).toMatch(/^HTTP\/1\.1 400 /);
     expect(raw).not.toContain('101 Switching Protocols');
   });
@@ -627,22 +624,7 @@ describe('HTTP/2 resource attacks', () => {
   });
 
   it('the HTTP/1.1 fallback keeps the slowloris deadline (headersTimeoutMs)', async () => {
-    const raw = await new Promise<string>((resolve, reject) => {
-      const socket = tlsConnect(
-        {
-          port,
-          host: '127.0.0.1',
-          servername: 'localhost',
-          ca: stack.ca.certPem,
-          ALPNProtocols: ['http/1.1'],
-        },
-        () => socket.write('GET /public/slowloris HTTP/1.1\r\nHost: localhost\r\nX-Slow: 1\r\n'),
-      );
-      let received = '';
-      socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
-      socket.on('close', () => resolve(received));
-      socket.on('error', reject);
-    });
+    const raw = await exchangeHttp1('GET /public/slowloris HTTP/1.1\r\nHost: localhost\r\nX-Slow: 1\r\n');
     expect(raw).toMatch(/^HTTP\/1\.1 408 /);
     expect(upstream.requests.some((r) => r.url === '/public/slowloris')).toBe(false);
   });
