@@ -313,7 +313,7 @@ describe('gatehouse clients', () => {
     expect(again.stderr).toContain(`no client ${created.client_id}`);
   });
 
-  it('audits every action in <dataDir>/audit.jsonl, from the command line, without secrets', async () => {
+  it('audits every action in the audit store, from the command line, without secrets', async () => {
     const created = await deployment.run([
       'clients',
       'create',
