@@ -1,16 +1,16 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CHROMIUM_PATH, requireService } from '@gatehouse/testing';
+import { requireService } from '@gatehouse/testing';
 import {
-  chromium,
   type Browser as Chromium,
   type BrowserContext,
   type ConsoleMessage,
   type Page as Tab,
 } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, clientToken, missingBuild, startDemoStack, type DemoStack } from '../support/demo-stack.js';
+import { startDemoStackAndChromium } from '../support/chromium.js';
+import { ROOT, clientToken, type DemoStack } from '../support/demo-stack.js';
 
 /**
  * The gateway admin console (packages/gateway/src/admin/console) in real Chromium on the admin
@@ -173,18 +173,7 @@ async function waitForLiveCharts(page: Tab): Promise<void> {
 
 describe.skipIf(!chromiumStatus.available)('the admin console in Chromium', () => {
   beforeAll(async () => {
-    const missing = missingBuild();
-    if (missing.length > 0) throw new Error(`not built: ${missing.join(', ')} (run npm run build)`);
-    const [started, launched] = await Promise.all([
-      startDemoStack(),
-      chromium.launch({
-        executablePath: process.env['CHROMIUM_PATH'] ?? CHROMIUM_PATH,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-        headless: true,
-      }),
-    ]);
-    stack = started;
-    chromiumBrowser = launched;
+    ({ stack, browser: chromiumBrowser } = await startDemoStackAndChromium());
     partnerToken = await clientToken(stack.demo, 'partner');
   }, 120_000);
 

@@ -4,14 +4,14 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CHROMIUM_PATH, requireService } from '@gatehouse/testing';
-import { chromium, type Browser as Chromium, type BrowserContext, type Page as Tab } from 'playwright-core';
+import { requireService } from '@gatehouse/testing';
+import { type Browser as Chromium, type BrowserContext, type Page as Tab } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium, startDemoStackAndChromium } from '../support/chromium.js';
 import {
   Browser,
   ROOT,
   loginThroughBff,
-  missingBuild,
   startDemoStack,
   type DemoStack,
   type DemoUser,
@@ -243,18 +243,7 @@ function startAttacker(bff: string): Promise<Server> {
 
 describe.skipIf(!chromiumStatus.available)('the demo app in Chromium', () => {
   beforeAll(async () => {
-    const missing = missingBuild();
-    if (missing.length > 0) throw new Error(`not built: ${missing.join(', ')} (run npm run build)`);
-    const [started, launched] = await Promise.all([
-      startDemoStack(),
-      chromium.launch({
-        executablePath: process.env['CHROMIUM_PATH'] ?? CHROMIUM_PATH,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-        headless: true,
-      }),
-    ]);
-    stack = started;
-    chromiumBrowser = launched;
+    ({ stack, browser: chromiumBrowser } = await startDemoStackAndChromium());
     attacker = await startAttacker(stack.demo.bff);
     // Same host, another port: another origin (RFC 6454 §4), though the same site for cookies.
     attackerOrigin = `http://127.0.0.1:${(attacker.address() as AddressInfo).port}`;
@@ -624,16 +613,7 @@ describe.skipIf(!chromiumStatus.available)('the demo app in Chromium over HTTPS 
     const spki = createHash('sha256')
       .update(server.publicKey.export({ type: 'spki', format: 'der' }))
       .digest('base64');
-    chromiumBrowser = await chromium.launch({
-      executablePath: process.env['CHROMIUM_PATH'] ?? CHROMIUM_PATH,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        `--ignore-certificate-errors-spki-list=${spki}`,
-      ],
-      headless: true,
-    });
+    chromiumBrowser = await launchChromium([`--ignore-certificate-errors-spki-list=${spki}`]);
   }, 120_000);
 
   afterAll(async () => {
