@@ -52,6 +52,33 @@ describe('Grafana dashboard', () => {
     expect(new Set(ids).size).toBe(ids.length);
   });
 
+  it('has the authorization server row of issue 6, its panels reading the auth server series', () => {
+    const row = dashboard.panels.findIndex(
+      (panel) => panel.type === 'row' && panel.title === 'Authorization server',
+    );
+    expect(row).toBeGreaterThan(-1);
+    const next = dashboard.panels.findIndex((panel, i) => i > row && panel.type === 'row');
+    const panels = dashboard.panels.slice(row + 1, next === -1 ? undefined : next);
+    const series = (panel: Panel): string[] =>
+      (panel.targets ?? []).flatMap((target) =>
+        [...target.expr.matchAll(/\b(gatehouse_auth_\w+)/g)].map((m) => m[1]!),
+      );
+    expect(Object.fromEntries(panels.map((panel) => [panel.title, [...new Set(series(panel))]]))).toEqual({
+      'Auth server requests per second by endpoint': ['gatehouse_auth_requests_total'],
+      'Auth server 5xx ratio': ['gatehouse_auth_requests_total'],
+      'Auth server latency by endpoint (p99)': ['gatehouse_auth_request_duration_seconds_bucket'],
+      'Tokens issued by grant type': ['gatehouse_auth_tokens_issued_total'],
+      'Token refusals by error': ['gatehouse_auth_token_refusals_total'],
+      'Sign-ins by outcome': ['gatehouse_auth_logins_total'],
+      'Signing keys by state': ['gatehouse_auth_signing_keys'],
+    });
+    // The instance variable lists gateways and auth servers alike, and every panel filters by it.
+    expect(JSON.stringify(dashboard.templating)).toContain('gatehouse_auth_requests_total');
+    for (const panel of panels)
+      for (const target of panel.targets ?? [])
+        expect(target.expr, panel.title).toContain('instance=~"$instance"');
+  });
+
   it('reads only series Gatehouse registers', () => {
     const exposed = new Set(
       METRIC_DEFINITIONS.flatMap((file) =>

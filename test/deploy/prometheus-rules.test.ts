@@ -47,6 +47,23 @@ describe.runIf(promtool.available)('Prometheus alert rules', () => {
     expect(alerts.filter((alert) => !tested.has(alert))).toEqual([]);
   });
 
+  it('the auth server alerts of issue 6 are there, on auth server series', () => {
+    const rules = read(RULES);
+    expect(all(rules, /^\s*- alert: (\w+)$/gm)).toEqual(
+      expect.arrayContaining([
+        'GatehouseLoginFailureSpike',
+        'GatehouseTokenRefusalRatioHigh',
+        'GatehouseAuthServerErrors',
+      ]),
+    );
+    for (const series of [
+      'gatehouse_auth_logins_total',
+      'gatehouse_auth_token_refusals_total',
+      'gatehouse_auth_requests_total',
+    ])
+      expect(rules).toContain(series);
+  });
+
   it('every series a rule uses is one Gatehouse registers', () => {
     const exposed = new Set(
       METRIC_DEFINITIONS.flatMap((file) => all(readFileSync(file, 'utf8'), /name: '(gatehouse_\w+)'/g)),

@@ -30,6 +30,9 @@ import { createCertificateReader } from './mtls/create-certificate-reader.js';
 import { loadTrustAnchors, parsePemCertificates } from './mtls/load-trust-anchors.js';
 import type { PkiTrust } from './mtls/verify-client-certificate.js';
 import { createAuthServerMetrics } from './observability/auth-server-metrics.js';
+import { countAuditEvents } from './observability/count-audit-events.js';
+import { observeRequests } from './observability/observe-requests.js';
+import { registerSigningKeysGauge } from './observability/signing-keys-gauge.js';
 import { buildEndpoints, type AuthServerServices } from './services.js';
 
 export interface AuthServer {
@@ -97,8 +100,13 @@ function listenerAnchors(): (ca: TlsServerOptions['ca']) => X509Certificate[] {
  * signing keys and registers every endpoint under the issuer's path. With `listen.tls` the files
  * are read now (an unusable one fails here, not at the first handshake) and then watched.
  */
-export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer> {
-  const { config } = deps;
+export async function createAuthServer(given: AuthServerDeps): Promise<AuthServer> {
+  const { config } = given;
+  const metrics = given.metrics ?? createMetricsRegistry();
+  const authServerMetrics = createAuthServerMetrics(metrics);
+  // Every part of the server audits through these deps: each security decision is counted where
+  // it is audited (observability/count-audit-events.ts).
+  const deps: AuthServerDeps = { ...given, audit: countAuditEvents(given.audit, authServerMetrics) };
   const baseDir = deps.baseDir ?? process.cwd();
   const tls = config.listen.tls;
   const tlsOptions = tls === undefined ? undefined : loadTlsServerOptions(tls, baseDir);
@@ -109,10 +117,10 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
   const issuerPath = new URL(config.issuer).pathname.replace(/\/$/, '');
   const clients = createClientStore(deps, { cacheTtlMs: CLIENT_CACHE_TTL_MS });
   const keys = createKeyService(deps, () => maxTokenLifetimeSec(deps));
+  registerSigningKeysGauge(metrics, keys);
 
-  const metrics = deps.metrics ?? createMetricsRegistry();
-  const authServerMetrics = createAuthServerMetrics(metrics);
   const app = createApp({ logger: deps.logger, https: tlsOptions });
+  observeRequests(app, authServerMetrics, issuerPath);
   let reloader: TlsReloader | undefined;
   const anchorsOf = listenerAnchors();
   const pki = (): PkiTrust =>

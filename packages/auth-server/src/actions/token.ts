@@ -1,11 +1,11 @@
-import { GatehouseError, isGatehouseError } from '@gatehouse/core';
+import { GatehouseError } from '@gatehouse/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { auditDurably } from '../audit.js';
 import { InvalidClientError } from '../clients/authenticate-client.js';
 import type { Client } from '../clients/client.js';
 import { registerDpopNonces, verifyDpopAtEndpoint } from '../dpop/verify-dpop.js';
 import { GRANT_HANDLERS, isKnownGrant } from '../grants/handlers.js';
-import { formOf, sourceIpOf } from '../http/create-app.js';
+import { formOf, knownErrorOf, sourceIpOf } from '../http/create-app.js';
 import { certificateBindingOf } from '../mtls/certificate-binding.js';
 import type { CertificateEvidence } from '../mtls/client-certificate.js';
 import { ENDPOINT_PATHS, type AuthServerServices } from '../services.js';
@@ -69,7 +69,8 @@ export function registerToken(app: FastifyInstance, services: AuthServerServices
       clientId: known.clientId,
       sourceIp: sourceIpOf(request),
       requestId: request.id,
-      reason: isGatehouseError(err) ? err.code : 'ERR_OAUTH_SERVER_ERROR',
+      // The code the client was answered with (a body Fastify refused is invalid_request).
+      reason: knownErrorOf(err)?.code ?? 'ERR_OAUTH_SERVER_ERROR',
       ...(grantType !== undefined && isKnownGrant(grantType) ? { details: { grant_type: grantType } } : {}),
     }).catch(() => undefined);
   };
@@ -111,7 +112,13 @@ export function registerToken(app: FastifyInstance, services: AuthServerServices
       clientId: client.clientId,
       sourceIp: sourceIpOf(request),
       requestId: request.id,
-      details: { grant_type: grantType, format: result.format, ...result.details },
+      details: {
+        grant_type: grantType,
+        format: result.format,
+        ...result.details,
+        // OIDC Core §3.1.3.3: an ID token came with the access token.
+        id_token: typeof result.body['id_token'] === 'string',
+      },
     });
     return reply.header('content-type', 'application/json').send(JSON.stringify(result.body));
   });

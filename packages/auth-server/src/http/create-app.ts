@@ -56,6 +56,14 @@ function fastifyClientError(err: unknown): GatehouseError | undefined {
 }
 
 /**
+ * The library error a failed request is answered with: a GatehouseError as thrown, Fastify's own
+ * client errors as `invalid_request`; undefined for anything else (answered `server_error`).
+ */
+export function knownErrorOf(err: unknown): GatehouseError | undefined {
+  return isGatehouseError(err) ? err : fastifyClientError(err);
+}
+
+/**
  * The HTTP shell of the authorization server: Fastify with strict form parsing, security headers,
  * and one error path (RFC 6749 §5.2 JSON, never a stack trace). Routes are added by `actions/`.
  */
@@ -95,7 +103,7 @@ export function createApp(options: CreateAppOptions): FastifyInstance {
   });
 
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
-    const known = isGatehouseError(err) ? err : fastifyClientError(err);
+    const known = knownErrorOf(err);
     const response = toErrorResponse(known ?? err, { role: 'authorization-server' });
     if (response.status >= 500) request.log.error({ err }, 'request failed');
     else request.log.info({ code: known?.code, detail: known?.detail }, 'request refused');

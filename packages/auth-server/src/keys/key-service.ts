@@ -74,6 +74,11 @@ export interface KeyService {
   rotateEmergency(kid?: string): Promise<EmergencyRotation>;
   /** The health of the key set, for `gatehouse keys check`. */
   check(): Promise<KeyCheck>;
+  /**
+   * How many keys are in each status, as of this instance's last load (start, every tick, every
+   * key event): read synchronously at scrape time for `gatehouse_auth_signing_keys{state}`.
+   */
+  statusCounts(): Readonly<Record<KeyStatus, number>>;
   /** Runs `tick` every `checkIntervalSec` and reloads on key events from other instances. */
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -109,6 +114,15 @@ export async function readVerificationKey(
     status,
     revokedAt: status === 'revoked' ? row.retired_at : null,
   };
+}
+
+const KEY_STATUSES: readonly KeyStatus[] = ['pending', 'active', 'retiring', 'retired', 'revoked'];
+
+/** Keys per status, every status present (0 when none). */
+function countByStatus(keys: readonly { readonly status: string }[]): Record<KeyStatus, number> {
+  const counts = Object.fromEntries(KEY_STATUSES.map((status) => [status, 0])) as Record<KeyStatus, number>;
+  for (const key of keys) if (Object.hasOwn(counts, key.status)) counts[key.status as KeyStatus] += 1;
+  return counts;
 }
 
 /** Shared-state channel telling every instance to reload its keys at once (every transition). */
@@ -247,6 +261,7 @@ export function createKeyService(
   const tickMs = checkIntervalSec * 1000;
   let active: ActiveKey | undefined;
   let published: { keys: JWK[] } | undefined;
+  let statusCounts = countByStatus([]);
   let timer: NodeJS.Timeout | undefined;
   let background: Promise<void> | undefined;
   let unsubscribe: (() => Promise<void>) | undefined;
@@ -516,6 +531,7 @@ export function createKeyService(
 
   async function load(): Promise<void> {
     const keys = await rows();
+    statusCounts = countByStatus(keys);
     published = {
       keys: keys
         .filter(isPublished)
@@ -608,6 +624,7 @@ export function createKeyService(
     async list() {
       return (await rows()).map(infoFromRow);
     },
+    statusCounts: () => statusCounts,
     async rotate() {
       // Not a full advance first: a successor ready now is the rotation asked for, not a reason
       // to start yet another one after it.
