@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
 import { Browser, passOpLogin, type Page } from '../../packages/bff/test/support/browser.js';
 
 export { Browser, type Page };
@@ -81,17 +82,51 @@ function childEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
+/** The demo's stack file, which `npm start` runs. */
+export const DEMO_STACK_FILE = join(ROOT, 'examples/demo/gatehouse.yaml');
+
+/**
+ * A stack file for `gatehouse up --config`: the demo's, with its paths made absolute (so it can
+ * live anywhere) and `extra` top-level sections set on it, e.g. `{ gateway: { detection: … } }`.
+ * Written to `<dir>/stack.yaml` (JSON is YAML); returns its path.
+ */
+export function writeStackFile(dir: string, extra: Record<string, unknown>): string {
+  const demo = parseYaml(readFileSync(DEMO_STACK_FILE, 'utf8')) as {
+    app?: string;
+    openapi?: string;
+    services: Record<string, { main: string }>;
+  };
+  const folder = dirname(DEMO_STACK_FILE);
+  const stack = {
+    ...demo,
+    app: resolve(folder, demo.app ?? 'app'),
+    openapi: resolve(folder, demo.openapi ?? 'openapi.yaml'),
+    services: Object.fromEntries(
+      Object.entries(demo.services).map(([name, service]) => [
+        name,
+        { ...service, main: resolve(folder, service.main) },
+      ]),
+    ),
+    ...extra,
+  };
+  const file = join(dir, 'stack.yaml');
+  writeFileSync(file, JSON.stringify(stack, null, 2));
+  return file;
+}
+
 /**
  * `gatehouse up --data-dir <temp> --port-base <free>` from the repository root, as `npm start`
- * does: resolves once it prints that every health check passed.
+ * does (`config`: another stack file, `--config`): resolves once it prints that every health
+ * check passed.
  */
 export async function startDemoStack(
-  options: { dataDir?: string; timeoutMs?: number; tls?: boolean } = {},
+  options: { dataDir?: string; timeoutMs?: number; tls?: boolean; config?: string } = {},
 ): Promise<DemoStack> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'gatehouse-demo-'));
   const portBase = await freePortBase();
   const args = [
     'up',
+    ...(options.config === undefined ? [] : ['--config', options.config]),
     '--data-dir',
     dataDir,
     '--port-base',

@@ -113,6 +113,8 @@ export function buildStackDeployment(stack: Stack, secrets: StackSecrets): Deplo
         clientSecret: secrets.gatewayClient.clientSecret,
       },
       upstreams: { accounts: upstream('accounts'), orders: upstream('orders') },
+      // Brute-force bans, detectors and alert rules of the stack file (else the gateway's defaults).
+      ...config.gateway,
       routes: [
         {
           id: 'status',

@@ -1,3 +1,4 @@
+import { gatewayConfigSchema } from '@gatehouse/gateway';
 import { z } from 'zod';
 
 const port = (fallback: number, what: string) =>
@@ -61,6 +62,17 @@ export const stackConfigSchema = z
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
       })
       .prefault({}),
+    gateway: z
+      .strictObject({
+        bruteForce: gatewayConfigSchema.shape.bruteForce,
+        detection: gatewayConfigSchema.shape.detection,
+        alerts: gatewayConfigSchema.shape.alerts,
+      })
+      .optional()
+      .describe(
+        "The gateway's abuse protection in this stack (brute-force bans, detectors, alert rules), " +
+          "as in a deployment's `gateway` section; absent: the gateway's defaults",
+      ),
   })
   .describe('The demo stack of `gatehouse up`');
 
