@@ -28,6 +28,7 @@ import { registerRelay } from './relay/register-relay.js';
 import { registerAdminSessions } from './routes/admin-sessions.js';
 import { registerBackchannelLogout } from './routes/backchannel-logout.js';
 import { registerCallback } from './routes/callback.js';
+import { registerHealth } from './routes/health.js';
 import { registerLogin } from './routes/login.js';
 import { registerLogout } from './routes/logout.js';
 import { registerSessionInfo } from './routes/session.js';
@@ -233,6 +234,7 @@ export async function createBff(options: CreateBffOptions): Promise<Bff> {
   registerCallback(app, ctx, store);
   registerLogout(app, ctx);
   registerSessionInfo(app, ctx);
+  registerHealth(app, store);
   const backchannel = registerBackchannelLogout(app, ctx);
   if (config.admin !== undefined) registerAdminSessions(app, ctx, config.admin.token);
   const dispatcher = new Agent({ connections: 128 });
