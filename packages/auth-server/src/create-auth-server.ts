@@ -30,6 +30,7 @@ import { createCertificateReader } from './mtls/create-certificate-reader.js';
 import { loadTrustAnchors, parsePemCertificates } from './mtls/load-trust-anchors.js';
 import type { PkiTrust } from './mtls/verify-client-certificate.js';
 import { createAuthServerMetrics } from './observability/auth-server-metrics.js';
+import { checkReadiness } from './observability/check-readiness.js';
 import { countAuditEvents } from './observability/count-audit-events.js';
 import { observeRequests } from './observability/observe-requests.js';
 import { registerSigningKeysGauge } from './observability/signing-keys-gauge.js';
@@ -52,6 +53,8 @@ export interface AuthServer {
    * (the issuer's listener reports itself as `issuer`; `gatehouse auth-server` adds `admin`).
    */
   recordCertificate(listener: string, info: CertificateInfo): void;
+  /** Whether the database answers and an active signing key is loaded (the admin listener's `/readyz`). */
+  ready(): Promise<boolean>;
   /** Stops accepting requests, finishes those in flight, stops the key scheduler. */
   close(): Promise<void>;
 }
@@ -174,6 +177,7 @@ export async function createAuthServer(given: AuthServerDeps): Promise<AuthServe
     reloadTls: () => reloader?.reload() ?? Promise.resolve(false),
     metrics,
     recordCertificate: (listener, info) => authServerMetrics.certificateLoaded(listener, info),
+    ready: () => checkReadiness(deps.db, keys),
     async close() {
       reloader?.close();
       await keys.stop();

@@ -18,6 +18,11 @@ export interface CreateAdminAppOptions {
   readonly metrics?: MetricsRegistry | undefined;
   /** Verifies the audit log (`GET /admin/audit/verify`, admin token); without it, no such route. */
   readonly verifyAudit?: (() => Promise<unknown>) | undefined;
+  /**
+   * Whether this instance can serve (`GET /readyz`: 200 or 503); without it, `/readyz` answers as
+   * `/healthz` does. `/healthz` answers while the process serves.
+   */
+  readonly ready?: (() => Promise<boolean>) | undefined;
 }
 
 /**
@@ -59,6 +64,13 @@ export function createAdminApp(options: CreateAdminAppOptions): FastifyInstance 
       reply.header('content-type', metrics.contentType).send(metrics.render()),
     );
   }
+  // Probes for an orchestrator, as on the gateway's admin listener: no credential, only a status.
+  app.get('/healthz', async (_request, reply) => reply.send({ status: 'ok' }));
+  const { ready } = options;
+  app.get('/readyz', async (_request, reply) => {
+    const isReady = ready === undefined ? true : await ready().catch(() => false);
+    return reply.code(isReady ? 200 : 503).send({ status: isReady ? 'ready' : 'not ready' });
+  });
   registerAdminRoutes(app, {
     deps: options.deps,
     operations: options.operations,
