@@ -550,7 +550,7 @@ describe('bulk scraping', () => {
         trigger: 'distinct_paths',
         action: 'flag',
         ip: scraper,
-        key: `token:${stack.demo.clients.cli.client_id} ${alice.sub}`,
+        key: `token:client:${stack.demo.clients.cli.client_id} sub:${alice.sub}`,
         threshold: 40,
       });
       expect(found!.count).toBeGreaterThanOrEqual(40);

@@ -103,7 +103,8 @@ export function labelKey(kind: DetectorKeyKind, outcome: RequestOutcome): string
     case 'ip':
       return `ip:${outcome.clientIp}`;
     case 'actor':
-      return sub !== undefined
+      // A client-credentials token's subject is its client: shown as the client it is.
+      return sub !== undefined && sub !== clientId
         ? `sub:${sub}`
         : clientId !== undefined
           ? `client:${clientId}`
@@ -113,7 +114,11 @@ export function labelKey(kind: DetectorKeyKind, outcome: RequestOutcome): string
     case 'sub':
       return `sub:${sub ?? ''}`;
     case 'token':
-      return `token:${clientId ?? ''} ${sub ?? ''}`;
+      // As detectorKeyOf: a token whose subject is its client is named by the client alone.
+      if (clientId === undefined) return `token:sub:${sub ?? ''}`;
+      return sub === undefined || sub === clientId
+        ? `token:client:${clientId}`
+        : `token:client:${clientId} sub:${sub}`;
   }
 }
 

@@ -89,7 +89,7 @@ describe('threshold', () => {
         windowSec: 300,
       }),
     ]);
-    expect(detections[0]?.key).toMatch(new RegExp(`^token:${scraper.clientId} `));
+    expect(detections[0]?.key).toBe(`token:client:${scraper.clientId}`);
     expect(stack.audited('gateway.abuse.detected')).toEqual([
       expect.objectContaining({
         reason: 'bulk-scraping',
