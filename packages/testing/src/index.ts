@@ -2,6 +2,7 @@ export {
   alertmanagerPath,
   CHROMIUM_PATH,
   checkService,
+  nginxPath,
   probeTcp,
   promtoolPath,
   requireService,

@@ -56,6 +56,14 @@ describe('service detection', () => {
       available: false,
       reason: expect.stringContaining('rsyslog-openssl') as string,
     });
+    expect(await checkService('rsyslog-relp', { RSYSLOGD_PATH: '/nonexistent/rsyslogd' })).toMatchObject({
+      available: false,
+      reason: expect.stringContaining('rsyslog-relp') as string,
+    });
+    expect(await checkService('nginx', { NGINX_PATH: '/nonexistent/nginx' })).toMatchObject({
+      available: false,
+      reason: expect.stringContaining('apt-get install -y --no-install-recommends nginx') as string,
+    });
   });
 });
 

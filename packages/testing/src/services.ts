@@ -1,9 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** External things a suite may need; each has a default address on a developer machine. */
-export type ServiceName = 'postgres' | 'redis' | 'chromium' | 'promtool' | 'rsyslog' | 'alertmanager';
+export type ServiceName =
+  'postgres' | 'redis' | 'chromium' | 'promtool' | 'rsyslog' | 'rsyslog-relp' | 'alertmanager' | 'nginx';
 
 export interface ServiceStatus {
   readonly available: boolean;
@@ -38,6 +41,14 @@ export function rsyslogdPath(env: NodeJS.ProcessEnv = process.env): string {
 /** Prometheus Alertmanager (Debian package `prometheus-alertmanager`); ALERTMANAGER_PATH overrides it. */
 export function alertmanagerPath(env: NodeJS.ProcessEnv = process.env): string {
   return env['ALERTMANAGER_PATH'] ?? 'prometheus-alertmanager';
+}
+
+/**
+ * nginx (Debian package `nginx`), started by the external-authorization suite as a foreground child
+ * with its own configuration; NGINX_PATH overrides it. Debian installs it in /usr/sbin.
+ */
+export function nginxPath(env: NodeJS.ProcessEnv = process.env): string {
+  return env['NGINX_PATH'] ?? (existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx');
 }
 
 /** Whether a TCP port accepts connections within `timeoutMs`. */
@@ -86,6 +97,27 @@ export async function checkService(
       : {
           available: false,
           reason: `${path} not found (apt-get install -y --no-install-recommends rsyslog rsyslog-openssl)`,
+        };
+  }
+  if (name === 'nginx') {
+    const path = nginxPath(env);
+    return spawnSync(path, ['-v']).status === 0
+      ? { available: true }
+      : { available: false, reason: `${path} not found (apt-get install -y --no-install-recommends nginx)` };
+  }
+  if (name === 'rsyslog-relp') {
+    // rsyslogd's own config check loads the module: the one test that imrelp works here.
+    const path = rsyslogdPath(env);
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-imrelp-check-'));
+    const conf = join(dir, 'rsyslog.conf');
+    writeFileSync(conf, 'module(load="imrelp")\n*.* action(type="omfile" file="/dev/null")\n');
+    const status = spawnSync(path, ['-N1', '-f', conf]).status;
+    rmSync(dir, { recursive: true, force: true });
+    return status === 0
+      ? { available: true }
+      : {
+          available: false,
+          reason: `${path} cannot load imrelp (apt-get install -y --no-install-recommends rsyslog rsyslog-relp)`,
         };
   }
   const url = new URL(serviceUrl(name, env));

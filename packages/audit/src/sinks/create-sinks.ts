@@ -2,12 +2,14 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { GatehouseError } from '@gatehouse/core';
-import type { SinkConfig } from './config/sinks-schema.js';
+import type { RelpSinkConfig, SinkConfig, SyslogSinkConfig } from './config/sinks-schema.js';
+import type { SyslogFormatOptions } from './format/format-syslog.js';
 import { createFileSinkCursor } from './cursor/file-sink-cursor.js';
 import { createSinkDelivery, type SinkDelivery } from './delivery/create-sink-delivery.js';
 import { createFileTransport } from './transport/file-transport.js';
+import { createRelpTransport } from './transport/relp-transport.js';
 import { createStdoutTransport } from './transport/stdout-transport.js';
-import { createSyslogTransport } from './transport/syslog-transport.js';
+import { createSyslogTransport, type SyslogTlsOptions } from './transport/syslog-transport.js';
 import { createWebhookTransport } from './transport/webhook-transport.js';
 import type { AuditSource, SinkLogger, SinkTransport } from './types.js';
 
@@ -41,6 +43,33 @@ async function optionalPem(
   return file === undefined ? undefined : readPem(baseDir, file, what);
 }
 
+function syslogFormat(config: SyslogSinkConfig | RelpSinkConfig): SyslogFormatOptions {
+  return {
+    facility: config.facility,
+    sdId: config.sdId,
+    ...(config.hostname === undefined ? {} : { hostname: config.hostname }),
+  };
+}
+
+/** The TLS settings of a syslog or relp sink with their PEM files read; none for protocol tcp. */
+async function readSyslogTls(
+  config: SyslogSinkConfig | RelpSinkConfig,
+  baseDir: string,
+  where: string,
+): Promise<SyslogTlsOptions | undefined> {
+  const { tls } = config;
+  if (config.protocol === 'tcp' || tls === undefined) return undefined;
+  const cert = await optionalPem(baseDir, tls.certFile, `${where} tls.certFile`);
+  const key = await optionalPem(baseDir, tls.keyFile, `${where} tls.keyFile`);
+  return {
+    ca: await readPem(baseDir, tls.caFile, `${where} tls.caFile`),
+    ...(cert === undefined ? {} : { cert }),
+    ...(key === undefined ? {} : { key }),
+    ...(tls.servername === undefined ? {} : { servername: tls.servername }),
+    minVersion: tls.minVersion,
+  };
+}
+
 /** The transport of one configured sink; certificate files are read now, so a typo fails at start. */
 export async function createSinkTransport(
   config: SinkConfig,
@@ -53,35 +82,26 @@ export async function createSinkTransport(
     case 'stdout':
       return createStdoutTransport(options.stdout === undefined ? {} : { stream: options.stdout });
     case 'syslog': {
-      const { tls } = config;
-      const format = {
-        facility: config.facility,
-        sdId: config.sdId,
-        ...(config.hostname === undefined ? {} : { hostname: config.hostname }),
-      };
-      const timeouts = { connectTimeoutMs: config.connectTimeoutMs, timeoutMs: config.timeoutMs };
-      if (config.protocol === 'tcp' || tls === undefined) {
-        return createSyslogTransport({
-          host: config.host,
-          port: config.port ?? SYSLOG_TLS_PORT,
-          format,
-          ...timeouts,
-        });
-      }
-      const cert = await optionalPem(options.baseDir, tls.certFile, `${where} tls.certFile`);
-      const key = await optionalPem(options.baseDir, tls.keyFile, `${where} tls.keyFile`);
+      const tls = await readSyslogTls(config, options.baseDir, where);
       return createSyslogTransport({
         host: config.host,
         port: config.port ?? SYSLOG_TLS_PORT,
-        format,
-        ...timeouts,
-        tls: {
-          ca: await readPem(options.baseDir, tls.caFile, `${where} tls.caFile`),
-          ...(cert === undefined ? {} : { cert }),
-          ...(key === undefined ? {} : { key }),
-          ...(tls.servername === undefined ? {} : { servername: tls.servername }),
-          minVersion: tls.minVersion,
-        },
+        format: syslogFormat(config),
+        connectTimeoutMs: config.connectTimeoutMs,
+        timeoutMs: config.timeoutMs,
+        ...(tls === undefined ? {} : { tls }),
+      });
+    }
+    case 'relp': {
+      const tls = await readSyslogTls(config, options.baseDir, where);
+      return createRelpTransport({
+        host: config.host,
+        port: config.port,
+        format: syslogFormat(config),
+        connectTimeoutMs: config.connectTimeoutMs,
+        timeoutMs: config.timeoutMs,
+        window: config.window,
+        ...(tls === undefined ? {} : { tls }),
       });
     }
     case 'webhook': {

@@ -21,6 +21,7 @@ export {
   type SyslogTlsOptions,
   type SyslogTransportOptions,
 } from './transport/syslog-transport.js';
+export { createRelpTransport, type RelpTransportOptions } from './transport/relp-transport.js';
 export {
   createWebhookTransport,
   type WebhookTlsOptions,
@@ -43,6 +44,7 @@ export {
   sinkConfigSchema,
   sinksConfigSchema,
   type FileSinkConfig,
+  type RelpSinkConfig,
   type SinkConfig,
   type SinkConfigInput,
   type StdoutSinkConfig,

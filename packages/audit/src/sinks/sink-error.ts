@@ -14,6 +14,8 @@ export type SinkErrorCode =
   | 'ERR_AUDIT_SINK_UNAVAILABLE'
   /** The destination refused the batch for good (4xx, 3xx): a configuration problem to fix. */
   | 'ERR_AUDIT_SINK_REJECTED'
+  /** The destination broke its protocol (a malformed RELP frame, an answer to no request). */
+  | 'ERR_AUDIT_SINK_PROTOCOL'
   /** A local write failed (file sink, stdout). */
   | 'ERR_AUDIT_SINK_WRITE'
   /** The delivery was abandoned by a stop. */
@@ -29,6 +31,7 @@ const MESSAGES: Readonly<Record<SinkErrorCode, string>> = {
   ERR_AUDIT_SINK_TLS: 'audit sink TLS handshake failed',
   ERR_AUDIT_SINK_UNAVAILABLE: 'audit sink temporarily unavailable',
   ERR_AUDIT_SINK_REJECTED: 'audit sink rejected the batch',
+  ERR_AUDIT_SINK_PROTOCOL: 'audit sink broke its protocol',
   ERR_AUDIT_SINK_WRITE: 'audit sink write failed',
   ERR_AUDIT_SINK_ABORTED: 'audit sink delivery abandoned',
   ERR_AUDIT_SINK_SOURCE: 'audit sink could not read the audit store',

@@ -3,6 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { buildSinksConfig, isLoopbackHost, sinksConfigSchema, type SinkConfigInput } from './sinks-schema.js';
 
 const tlsSyslog = { type: 'syslog', id: 'siem', host: 'siem.example', tls: { caFile: 'ca.pem' } } as const;
+const tlsRelp = {
+  type: 'relp',
+  id: 'relp',
+  host: 'siem.example',
+  port: 2514,
+  tls: { caFile: 'ca.pem' },
+} as const;
 
 describe('sinks config', () => {
   it('fills secure defaults', () => {
@@ -20,6 +27,15 @@ describe('sinks config', () => {
       backlogAlertEvents: 100_000,
     });
     expect(webhook).toMatchObject({ headers: {}, timeoutMs: 10_000 });
+    expect(buildSinksConfig([tlsRelp])[0]).toMatchObject({
+      protocol: 'tls',
+      port: 2514,
+      window: 128,
+      facility: 'authpriv',
+      tls: { caFile: 'ca.pem', minVersion: 'TLSv1.2' },
+      connectTimeoutMs: 5000,
+      timeoutMs: 30_000,
+    });
     expect(buildSinksConfig([])).toEqual([]);
   });
 
@@ -102,6 +118,36 @@ describe('sinks config', () => {
       /duplicate sink id o/,
     ],
     ['an id unfit for a file name', [{ type: 'stdout', id: '../x' }], /lower-case/],
+    [
+      'RELP over TLS without a CA',
+      [{ type: 'relp', id: 'r', host: 'siem.example', port: 2514 }],
+      /tls\.caFile is required/,
+    ],
+    [
+      'plain RELP to another host',
+      [{ type: 'relp', id: 'r', host: '10.0.0.5', port: 2514, protocol: 'tcp' }],
+      /only to a loopback receiver/,
+    ],
+    [
+      'RELP without a port (it has no registered one)',
+      [
+        {
+          type: 'relp',
+          id: 'r',
+          host: 'siem.example',
+          tls: { caFile: 'ca.pem' },
+        } as unknown as SinkConfigInput,
+      ],
+      /port/,
+    ],
+    [
+      'plain RELP with tls settings',
+      [{ type: 'relp', id: 'r', host: '127.0.0.1', port: 2514, protocol: 'tcp', tls: { caFile: 'ca.pem' } }],
+      /tls settings need protocol tls/,
+    ],
+    ['a RELP window of 0', [{ ...tlsRelp, window: 0 }], /window/],
+    ['a RELP window above 1024', [{ ...tlsRelp, window: 1025 }], /window/],
+    ['a RELP window on a syslog sink', [{ ...tlsSyslog, window: 8 } as unknown as SinkConfigInput], /window/],
   ];
 
   it.each(refused)('refuses %s', (_name, input, message) => {
@@ -122,8 +168,9 @@ describe('sinks config', () => {
     expect(
       buildSinksConfig([
         { type: 'syslog', id: 's', host: '127.0.0.1', port: 1514, protocol: 'tcp' },
+        { type: 'relp', id: 'r', host: 'localhost', port: 2514, protocol: 'tcp' },
         { type: 'webhook', id: 'w', url: 'http://127.0.0.1:9999/audit' },
       ]),
-    ).toHaveLength(2);
+    ).toHaveLength(3);
   });
 });

@@ -78,83 +78,113 @@ const stdoutSinkSchema = z
   .strictObject({ type: z.literal('stdout'), ...common })
   .describe('ECS JSON lines on standard output');
 
+const receiverHost = z.string().min(1).describe('Syslog receiver (rsyslog, syslog-ng, a SIEM collector)');
+const port = z.number().int().min(1).max(65535);
+const protocol = z.enum(['tls', 'tcp']).default('tls');
+
+/** TLS, RFC 5424 header and connect settings shared by the syslog and relp sinks. */
+const syslogFields = {
+  tls: z
+    .strictObject({
+      caFile: z
+        .string()
+        .min(1)
+        .describe('CA certificate(s) (PEM) the receiver certificate must chain to: only these are trusted'),
+      ...certPair,
+      servername: z
+        .string()
+        .min(1)
+        .optional()
+        .describe('Name the receiver certificate must carry (default: host)'),
+      minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2').describe('Lowest TLS version'),
+    })
+    .refine(certAndKeyTogether, certAndKeyMessage)
+    .optional()
+    .describe('TLS settings; required when protocol is tls'),
+  facility: z
+    .union([
+      z.enum(Object.keys(SYSLOG_FACILITIES) as [keyof typeof SYSLOG_FACILITIES]),
+      z.number().int().min(0).max(23),
+    ])
+    .default('authpriv')
+    .describe('Syslog facility (RFC 5424 §6.2.1), by name or code'),
+  hostname: z.string().min(1).optional().describe('HOSTNAME field (default: the machine host name)'),
+  sdId: z
+    .string()
+    .refine(isValidSdId, { error: 'an SD-ID of the form name@<private enterprise number>' })
+    .default(DEFAULT_SD_ID)
+    .describe(
+      'SD-ID of the structured data element; the default uses 32473, the IANA example enterprise number (RFC 5612): use your own',
+    ),
+  connectTimeoutMs: positiveInt('Time allowed to connect (TLS handshake included)', 5000),
+};
+
+/** The protocol, tls and host rules of the syslog and relp sinks. */
+function checkSyslogTransport(
+  sink: { protocol: 'tls' | 'tcp'; tls?: object | undefined; host: string },
+  context: z.RefinementCtx,
+): void {
+  if (sink.protocol === 'tls' && sink.tls === undefined) {
+    context.addIssue({
+      code: 'custom',
+      message: 'tls.caFile is required with protocol tls (the receiver certificate is verified against it)',
+      path: ['tls'],
+    });
+  }
+  if (sink.protocol === 'tcp') {
+    if (sink.tls !== undefined) {
+      context.addIssue({ code: 'custom', message: 'tls settings need protocol tls', path: ['tls'] });
+    }
+    if (!isLoopbackHost(sink.host)) {
+      context.addIssue({
+        code: 'custom',
+        message: 'plain tcp only to a loopback receiver: audit events carry personal data; use protocol tls',
+        path: ['protocol'],
+      });
+    }
+  }
+}
+
 const syslogSinkSchema = z
   .strictObject({
     type: z.literal('syslog'),
     ...common,
-    host: z.string().min(1).describe('Syslog receiver (rsyslog, syslog-ng, a SIEM collector)'),
-    port: z
-      .number()
-      .int()
-      .min(1)
-      .max(65535)
-      .optional()
-      .describe('Receiver port (default 6514 for tls, RFC 5425 §4.1; required for tcp)'),
-    protocol: z
-      .enum(['tls', 'tcp'])
-      .default('tls')
-      .describe('tls (RFC 5425) or plain tcp (RFC 6587), the latter only to a loopback receiver'),
-    tls: z
-      .strictObject({
-        caFile: z
-          .string()
-          .min(1)
-          .describe('CA certificate(s) (PEM) the receiver certificate must chain to: only these are trusted'),
-        ...certPair,
-        servername: z
-          .string()
-          .min(1)
-          .optional()
-          .describe('Name the receiver certificate must carry (default: host)'),
-        minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2').describe('Lowest TLS version'),
-      })
-      .refine(certAndKeyTogether, certAndKeyMessage)
-      .optional()
-      .describe('TLS settings; required when protocol is tls'),
-    facility: z
-      .union([
-        z.enum(Object.keys(SYSLOG_FACILITIES) as [keyof typeof SYSLOG_FACILITIES]),
-        z.number().int().min(0).max(23),
-      ])
-      .default('authpriv')
-      .describe('Syslog facility (RFC 5424 §6.2.1), by name or code'),
-    hostname: z.string().min(1).optional().describe('HOSTNAME field (default: the machine host name)'),
-    sdId: z
-      .string()
-      .refine(isValidSdId, { error: 'an SD-ID of the form name@<private enterprise number>' })
-      .default(DEFAULT_SD_ID)
-      .describe(
-        'SD-ID of the structured data element; the default uses 32473, the IANA example enterprise number (RFC 5612): use your own',
-      ),
-    connectTimeoutMs: positiveInt('Time allowed to connect (TLS handshake included)', 5000),
+    host: receiverHost,
+    port: port.optional().describe('Receiver port (default 6514 for tls, RFC 5425 §4.1; required for tcp)'),
+    protocol: protocol.describe(
+      'tls (RFC 5425) or plain tcp (RFC 6587), the latter only to a loopback receiver',
+    ),
+    ...syslogFields,
     timeoutMs: positiveInt('Time allowed for one batch until the receiver confirms it', 30_000),
   })
   .superRefine((sink, context) => {
-    if (sink.protocol === 'tls' && sink.tls === undefined) {
-      context.addIssue({
-        code: 'custom',
-        message: 'tls.caFile is required with protocol tls (the receiver certificate is verified against it)',
-        path: ['tls'],
-      });
-    }
-    if (sink.protocol === 'tcp') {
-      if (sink.tls !== undefined) {
-        context.addIssue({ code: 'custom', message: 'tls settings need protocol tls', path: ['tls'] });
-      }
-      if (!isLoopbackHost(sink.host)) {
-        context.addIssue({
-          code: 'custom',
-          message:
-            'plain tcp only to a loopback receiver: audit events carry personal data; use protocol tls',
-          path: ['protocol'],
-        });
-      }
-      if (sink.port === undefined) {
-        context.addIssue({ code: 'custom', message: 'port is required with protocol tcp', path: ['port'] });
-      }
+    checkSyslogTransport(sink, context);
+    if (sink.protocol === 'tcp' && sink.port === undefined) {
+      context.addIssue({ code: 'custom', message: 'port is required with protocol tcp', path: ['port'] });
     }
   })
   .describe('Syslog (RFC 5424) over TLS or TCP, octet-counting framing');
+
+const relpSinkSchema = z
+  .strictObject({
+    type: z.literal('relp'),
+    ...common,
+    host: receiverHost,
+    // RELP has no registered port; rsyslog's examples use 2514.
+    port: port.describe('Receiver port (rsyslog imrelp `port`)'),
+    protocol: protocol.describe('tls (imrelp tls="on") or plain tcp, the latter only to a loopback receiver'),
+    ...syslogFields,
+    window: z
+      .number()
+      .int()
+      .min(1)
+      .max(1024)
+      .default(128)
+      .describe('Messages sent ahead of their acknowledgement'),
+    timeoutMs: positiveInt('Time allowed for one batch until its last message is acknowledged', 30_000),
+  })
+  .superRefine(checkSyslogTransport)
+  .describe('Syslog (RFC 5424) over RELP: every message acknowledged by the receiver');
 
 const headerName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'a header name (RFC 9110 §5.1)');
 const RESERVED_HEADERS = new Set([
@@ -235,6 +265,7 @@ export const sinkConfigSchema = z.discriminatedUnion('type', [
   fileSinkSchema,
   stdoutSinkSchema,
   syslogSinkSchema,
+  relpSinkSchema,
   webhookSinkSchema,
 ]);
 
@@ -258,6 +289,7 @@ export type SinkConfigInput = z.input<typeof sinkConfigSchema>;
 export type FileSinkConfig = z.output<typeof fileSinkSchema>;
 export type StdoutSinkConfig = z.output<typeof stdoutSinkSchema>;
 export type SyslogSinkConfig = z.output<typeof syslogSinkSchema>;
+export type RelpSinkConfig = z.output<typeof relpSinkSchema>;
 export type WebhookSinkConfig = z.output<typeof webhookSinkSchema>;
 
 /** Parses (and defaults) a sinks list given as plain data, e.g. by tests. */

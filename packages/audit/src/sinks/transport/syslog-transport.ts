@@ -1,38 +1,18 @@
-import { connect as connectTcp, type Socket } from 'node:net';
-import { checkServerIdentity, connect as connectTls, type SecureVersion } from 'node:tls';
-import {
-  createSyslogFormatter,
-  frameOctetCounting,
-  type SyslogFormatOptions,
-} from '../format/format-syslog.js';
-import { describeSystemError, isTlsErrorCode, SinkError, type SinkErrorCode } from '../sink-error.js';
+import type { Socket } from 'node:net';
+import { createSyslogFormatter, frameOctetCounting } from '../format/format-syslog.js';
+import { SinkError, type SinkErrorCode } from '../sink-error.js';
 import type { SinkTransport } from '../types.js';
+import {
+  classifySocketError,
+  connectSyslogSocket,
+  describeSyslogEndpoint,
+  type SyslogConnectionOptions,
+} from './syslog-connection.js';
 
-export interface SyslogTlsOptions {
-  /** PEM CA certificate(s) the server certificate must chain to: only these, never the system roots. */
-  readonly ca: string | Buffer;
-  /** PEM client certificate and key, for a receiver that authenticates its senders (RFC 5425 §5.2). */
-  readonly cert?: string | Buffer;
-  readonly key?: string | Buffer;
-  /** Name the server certificate must carry (SNI too); default: `host`. */
-  readonly servername?: string;
-  /** Default TLS 1.2 (RFC 5425 as updated by RFC 9325: 1.2 or later). */
-  readonly minVersion?: Extract<SecureVersion, 'TLSv1.2' | 'TLSv1.3'>;
-}
+export type { SyslogTlsOptions } from './syslog-connection.js';
 
-export interface SyslogTransportOptions {
-  readonly host: string;
-  readonly port: number;
-  /** TLS (RFC 5425); absent: plain TCP (RFC 6587), which the config admits only on loopback. */
-  readonly tls?: SyslogTlsOptions;
-  readonly format?: SyslogFormatOptions;
-  /** Time allowed to connect, handshake included (default 5000 ms). */
-  readonly connectTimeoutMs?: number;
-  /** Time allowed for one batch, from connect to the receiver's close (default 30000 ms). */
-  readonly timeoutMs?: number;
-}
-
-const IP_LITERAL = /^(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9a-f:]*:[0-9a-f:.]*)$/i;
+/** `timeoutMs` runs from connect to the receiver's close. */
+export type SyslogTransportOptions = SyslogConnectionOptions;
 
 /**
  * Syslog over TCP or TLS with octet-counting framing (RFC 6587 §3.4.1, RFC 5425 §4.3).
@@ -49,31 +29,12 @@ export function createSyslogTransport(options: SyslogTransportOptions): SinkTran
   const connectTimeoutMs = options.connectTimeoutMs ?? 5000;
   const timeoutMs = options.timeoutMs ?? 30_000;
   const kind = options.tls === undefined ? 'syslog+tcp' : 'syslog+tls';
-  const where = `${kind}://${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`;
+  const where = describeSyslogEndpoint(kind, options);
   const open = new Set<Socket>();
-
-  function connect(): Socket {
-    const { tls } = options;
-    if (tls === undefined) return connectTcp({ host: options.host, port: options.port });
-    const servername = tls.servername ?? options.host;
-    return connectTls({
-      host: options.host,
-      port: options.port,
-      ca: tls.ca,
-      ...(tls.cert === undefined ? {} : { cert: tls.cert }),
-      ...(tls.key === undefined ? {} : { key: tls.key }),
-      // SNI carries a DNS name only (RFC 6066 §3); the identity check still applies to an IP.
-      ...(IP_LITERAL.test(servername) ? {} : { servername }),
-      // RFC 5425 §5.2 / RFC 6125: the certificate must name the configured server.
-      checkServerIdentity: (_host, cert) => checkServerIdentity(servername, cert),
-      minVersion: tls.minVersion ?? 'TLSv1.2',
-      rejectUnauthorized: true,
-    });
-  }
 
   function sendBatch(payload: Buffer, signal: AbortSignal): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const socket = connect();
+      const socket = connectSyslogSocket(options);
       open.add(socket);
       let connected = false;
       let receiverClosed = false;
@@ -104,12 +65,8 @@ export function createSyslogTransport(options: SyslogTransportOptions): SinkTran
         receiverClosed = true;
       });
       socket.once('error', (err: Error) => {
-        const code = describeSystemError(err);
-        fail(
-          isTlsErrorCode(code) ? 'ERR_AUDIT_SINK_TLS' : 'ERR_AUDIT_SINK_UNREACHABLE',
-          code ?? 'connection failed',
-          err,
-        );
+        const { code, reason } = classifySocketError(err);
+        fail(code, reason, err);
       });
       socket.once('close', () => {
         open.delete(socket);
