@@ -1,3 +1,4 @@
+export { readRetentionHorizon, retentionWarnings, type RetentionHorizon } from './read-retention-horizon.js';
 export { renderReport, type ReportFormat, type ReportHeader } from './render-report.js';
 export {
   concernsSubject,

@@ -1,3 +1,4 @@
+import type { RetentionHorizon } from './read-retention-horizon.js';
 import type { ReportRecord } from './select-records.js';
 
 export type ReportFormat = 'json' | 'csv' | 'html';
@@ -9,6 +10,10 @@ export interface ReportHeader {
   /** What the report covers, e.g. `{ subject, from, to }` (strings only). */
   readonly scope: Readonly<Record<string, string | undefined>>;
   readonly generatedAt: string;
+  /** Set once the log was pruned (readRetentionHorizon). */
+  readonly retention?: RetentionHorizon | undefined;
+  /** What the reader must know about the records shown, e.g. a period before the retention horizon. */
+  readonly warnings?: readonly string[];
 }
 
 /** The columns of a report row (ECS names where there is one). */
@@ -64,6 +69,10 @@ export function renderReport(
         title: header.title,
         scope: header.scope,
         generatedAt: header.generatedAt,
+        ...(header.retention === undefined ? {} : { retention: header.retention }),
+        ...(header.warnings === undefined || header.warnings.length === 0
+          ? {}
+          : { warnings: header.warnings }),
         count: records.length,
         records: records.map((r) => ({ seq: r.seq, id: r.id, ...r.event })),
       },
@@ -80,6 +89,13 @@ export function renderReport(
     .filter((entry): entry is [string, string] => entry[1] !== undefined)
     .map(([name, value]) => `<dt>${html(name)}</dt><dd>${html(value)}</dd>`)
     .join('');
+  const retention =
+    header.retention === undefined
+      ? ''
+      : `<dt>retention horizon</dt><dd>${html(header.retention.horizon)}</dd>`;
+  const warnings = (header.warnings ?? [])
+    .map((w) => `<p role="alert"><strong>Warning:</strong> ${html(w)}</p>\n`)
+    .join('');
   const rows = records
     .map((record) => `<tr>${COLUMNS.map(([, get]) => `<td>${html(get(record))}</td>`).join('')}</tr>`)
     .join('\n');
@@ -94,7 +110,7 @@ export function renderReport(
 </head>
 <body>
 <h1>${html(header.title)}</h1>
-<dl>${scope}<dt>generated</dt><dd>${html(header.generatedAt)}</dd><dt>records</dt><dd>${records.length}</dd></dl>
+${warnings}<dl>${scope}${retention}<dt>generated</dt><dd>${html(header.generatedAt)}</dd><dt>records</dt><dd>${records.length}</dd></dl>
 <table>
 <thead><tr>${COLUMNS.map(([name]) => `<th>${html(name)}</th>`).join('')}</tr></thead>
 <tbody>

@@ -75,6 +75,7 @@ const INCIDENT_ACTIONS = new Set([
   'gateway.alert.received',
   'gateway.ban.add',
   'gateway.ban.remove',
+  'gateway.reroute',
   'login.lockout',
   'login.credential_stuffing',
   'token.reuse_detected',

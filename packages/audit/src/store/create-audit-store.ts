@@ -307,20 +307,42 @@ export function createAuditStore<DB>(database: Kysely<DB>, options: AuditStoreOp
       if (decodeCheckpointPayload(anchor.jws)?.hash !== anchor.hash) {
         throw refuse(`checkpoint at seq ${throughSeq} does not carry its own hash`);
       }
+      async function verifyPrunable(first: number, anchorHash: string): Promise<void> {
+        const start =
+          first === 1 ? { seq: 0, hash: AUDIT_GENESIS_HASH } : ((await checkpointAt(first - 1)) ?? undefined);
+        if (start === undefined) throw refuse(`no checkpoint anchors the log start at seq ${first}`);
+        // A log that starts after seq 1 must do so because of a prune, whose record is still there
+        // (it lies after the rows it removed): otherwise a prune would launder a deletion.
+        if (first > 1) {
+          const accounted = await db
+            .selectFrom('audit_log')
+            .select('seq')
+            .where('id', '=', `audit-prune-${first - 1}`)
+            .where('action', '=', PRUNE_ACTION)
+            .executeTakeFirst();
+          if (accounted === undefined) {
+            throw refuse(`no audit.prune record accounts for the log starting at seq ${first}`);
+          }
+        }
+        const broken = await findChainBreak(db, { seq: start.seq, hash: start.hash }, throughSeq);
+        if (broken !== undefined) throw refuse(`seq ${broken.seq}: ${broken.why}`);
+        const row = await db
+          .selectFrom('audit_log')
+          .select('hash')
+          .where('seq', '=', throughSeq)
+          .executeTakeFirst();
+        if (row?.hash !== anchorHash) throw refuse(`row ${throughSeq} does not match its checkpoint`);
+      }
       // The rows to remove must chain from where the log starts up to the signed hash: pruning
-      // never erases the evidence of a tampering.
-      const start =
-        first === 1 ? { seq: 0, hash: AUDIT_GENESIS_HASH } : ((await checkpointAt(first - 1)) ?? undefined);
-      if (start === undefined) throw refuse(`no checkpoint anchors the log start at seq ${first}`);
-      const broken = await findChainBreak(db, { seq: start.seq, hash: start.hash }, throughSeq);
-      if (broken !== undefined) throw refuse(`seq ${broken.seq}: ${broken.why}`);
-      const row = await db
-        .selectFrom('audit_log')
-        .select('hash')
-        .where('seq', '=', throughSeq)
-        .executeTakeFirst();
-      if (row?.hash !== anchor.hash) throw refuse(`row ${throughSeq} does not match its checkpoint`);
-
+      // never erases the evidence of a tampering. These reads run outside the chain lock: a prune
+      // by another instance meanwhile makes them fail, which is then no refusal but its work done.
+      try {
+        await verifyPrunable(first, anchor.hash);
+      } catch (err) {
+        if (err instanceof AuditStoreError && (await firstSeq(db)) !== first)
+          return { pruned: 0, throughSeq };
+        throw err;
+      }
       const id = `audit-prune-${throughSeq}`;
       const outcome = await inChainTransaction(db, async (trx) => {
         // Another instance may have pruned meanwhile.

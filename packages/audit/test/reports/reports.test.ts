@@ -130,6 +130,17 @@ describe('selecting records', () => {
     ]);
   });
 
+  it('incidents include reroutes an alert set or an operator lifted', () => {
+    const reroute = {
+      time: at(1),
+      action: 'gateway.reroute',
+      outcome: 'success',
+      component: 'gateway',
+    } as const;
+    expect(isIncident(reroute)).toBe(true);
+    expect(isIncident({ ...reroute, action: 'authz.decision' })).toBe(false);
+  });
+
   it.each([
     { period: { from: 'yesterday' }, message: /--from is not a date/ },
     { period: { to: 'soon' }, message: /--to is not a date/ },

@@ -100,6 +100,37 @@ describe.each(ENGINES)('retention pruning on %s', (engine, available) => {
       expect((await store.read(0, 1))[0]?.seq).toBe(1);
     });
 
+    it('refuses to prune after an unrecorded deletion of the oldest rows (no laundering)', async () => {
+      await store.append(sampleInputs(200, 2));
+      await store.checkpoint(rawSigner(key));
+      await backing.raw(`delete from audit_log where seq <= 10`);
+      await expect(store.prune(17, rawSigner(key))).rejects.toMatchObject({
+        code: 'ERR_AUDIT_PRUNE_REFUSED',
+        detail: 'no audit.prune record accounts for the log starting at seq 11',
+      });
+    });
+
+    it('several prunes at once: one record, the others find the work done, none fails', async () => {
+      // A log long enough to be read in several pages, so that one prune deletes rows while the
+      // others are still checking them (the reads before the chain lock).
+      await store.append(sampleInputs(1000, 2500));
+      const cp = await store.checkpoint(rawSigner(key));
+      const stores = [
+        store,
+        ...[1, 2, 3, 4, 5].map(() => createAuditStore(backing.sql.db, { now: clock.now })),
+      ];
+      const results = await Promise.all(
+        stores.map(async (s, i) => {
+          await new Promise((resolve) => setTimeout(resolve, i * 3));
+          return s.prune(cp!.seq, rawSigner(key), { actor: { sub: 'job' } });
+        }),
+      );
+      expect(results.filter((r) => r.pruned > 0)).toHaveLength(1);
+      const records = await store.read(0, 100);
+      expect(records.filter((r) => r.event.action === 'audit.prune')).toHaveLength(1);
+      expect(await verify()).toMatchObject({ ok: true });
+    });
+
     it('tells an unrecorded deletion of the oldest rows from a prune', async () => {
       // An intruder deletes rows through a checkpoint, as pruning would, but without its record.
       await backing.raw(`delete from audit_log where seq <= 10`);

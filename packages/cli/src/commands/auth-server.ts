@@ -16,6 +16,7 @@ import {
   startAuditCheckpoints,
   type AuditCheckpointer,
 } from '../runtime/audit-checkpoints.js';
+import { readSinkPositions, startAuditRetention, type AuditRetention } from '../runtime/audit-retention.js';
 import { loadDeploymentKek } from '../runtime/kek.js';
 import { openRuntime, type Runtime } from '../runtime/open-runtime.js';
 import { listenOverTls, listenerUrl, type TlsAppListener } from '../runtime/tls-listener.js';
@@ -70,6 +71,7 @@ export async function authServerCommand(args: readonly string[], io: CliIo): Pro
     },
   });
   let checkpoints: AuditCheckpointer | undefined;
+  let retention: AuditRetention | undefined;
   let server: AuthServer | undefined;
   let admin: FastifyInstance | undefined;
   let adminTls: TlsAppListener | undefined;
@@ -99,6 +101,17 @@ export async function authServerCommand(args: readonly string[], io: CliIo): Pro
     });
     const started = sinks;
     registerSinkMetrics(server.metrics, () => started);
+    const retain = deployment.config.audit.retention;
+    if (retain !== undefined) {
+      retention = startAuditRetention({
+        store: runtime.auditStore,
+        signer: server.services.keys,
+        maxAgeDays: retain.maxAgeDays,
+        intervalSec: retain.intervalSec,
+        sinkPositions: () => readSinkPositions(deployment.dataDir, deployment.config.audit.sinks),
+        logger: runtime.logger,
+      });
+    }
     const url = await server.listen();
     admin = createAdminApp({
       logger: runtime.logger,
@@ -106,6 +119,7 @@ export async function authServerCommand(args: readonly string[], io: CliIo): Pro
       operations: runtime.operations(server.services.keys),
       adminToken: deployment.config.admin.token,
       metrics: server.metrics,
+      ready: () => running.ready(),
       verifyAudit: () =>
         verifyAuditLog(runtime.stores.db, { resolveKey: createCheckpointKeyResolver(runtime.stores.db) }),
     });
@@ -141,6 +155,7 @@ export async function authServerCommand(args: readonly string[], io: CliIo): Pro
     await adminTls?.close();
     await shutdown(runtime, server, admin, async () => {
       // Last events shipped, the head signed, then the sinks finish what they read.
+      await retention?.stop();
       await runtime.audit.ship().catch(() => undefined);
       await checkpoints?.stop();
       await Promise.all(sinks.map((sink) => sink.stop('finish')));

@@ -2,7 +2,9 @@ import {
   concernsSubject,
   createAuditStore,
   isIncident,
+  readRetentionHorizon,
   renderReport,
+  retentionWarnings,
   selectRecords,
   type ReportFormat,
   type ReportRecord,
@@ -10,7 +12,7 @@ import {
 import type { AuditEvent } from '@gatehouse/core';
 import { DEPLOYMENT_OPTIONS, parse } from '../args.js';
 import { loadDeployment } from '../config/load-deployment.js';
-import { EXIT_OK, UsageError, type CliIo } from '../io.js';
+import { EXIT_OK, UsageError, writeLine, type CliIo } from '../io.js';
 import { loadAuditPseudonymizer } from '../runtime/audit-pseudonymizer.js';
 import { isoOption, withAuditDatabase } from './audit.js';
 import { subcommands } from './subcommands.js';
@@ -44,15 +46,24 @@ async function run(
   const from = isoOption('--from', values.from);
   const to = isoOption('--to', values.to);
   const deployment = await loadDeployment(io, { config: values.config, dataDir: values['data-dir'] });
-  const records = await withAuditDatabase(deployment, async (db) => {
+  const { records, retention } = await withAuditDatabase(deployment, async (db) => {
     const found: ReportRecord[] = [];
     for await (const record of selectRecords(createAuditStore(db), { from, to }, keep)) found.push(record);
-    return found;
+    return { records: found, retention: await readRetentionHorizon(db) };
   });
+  // A period before the retention horizon must not read as "nothing happened".
+  const warnings = retentionWarnings({ from, to }, retention);
+  for (const warning of warnings) writeLine(io.stderr, `WARNING: ${warning}`);
   io.stdout.write(
     renderReport(
       format,
-      { ...header, scope: { ...header.scope, from, to }, generatedAt: new Date().toISOString() },
+      {
+        ...header,
+        scope: { ...header.scope, from, to },
+        generatedAt: new Date().toISOString(),
+        retention,
+        warnings,
+      },
       records,
     ),
   );

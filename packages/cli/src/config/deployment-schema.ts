@@ -100,6 +100,31 @@ export const deploymentConfigSchema = z
             'How often the auth server signs a checkpoint of the audit store head when it advanced ' +
               '(rows after the latest checkpoint are protected by the hash chain alone)',
           ),
+        retention: z
+          .strictObject({
+            maxAgeDays: z
+              .number()
+              .int()
+              .min(30)
+              .max(36_500)
+              .describe(
+                'Records older than this many days are pruned through the newest signed checkpoint ' +
+                  'written before that age; the pruning is itself a signed `audit.prune` record. ' +
+                  'Never past a configured sink that has not delivered them',
+              ),
+            intervalSec: z
+              .number()
+              .int()
+              .min(60)
+              .max(604_800)
+              .default(3600)
+              .describe('How often the auth server looks for records to prune'),
+          })
+          .optional()
+          .describe(
+            'Retention pruning run by the auth server; without it the audit store keeps every record ' +
+              '(`gatehouse audit prune` prunes by hand)',
+          ),
         pseudonymize: z
           .strictObject({
             sourceIp: z
@@ -125,9 +150,9 @@ export const deploymentConfigSchema = z
               '`gatehouse report access --subject` still finds a subject with the key',
           ),
         sinks: sinksConfigSchema.describe(
-          'SIEM sinks (file, stdout, syslog, webhook) run by the auth server, reading the audit ' +
+          'SIEM sinks (file, stdout, syslog, relp, webhook) run by the auth server, reading the audit ' +
             'store at least once in order; cursors in `<dataDir>/audit-sinks/`; relative paths are ' +
-            "relative to this file's folder. Each item: `type` (`file`, `stdout`, `syslog`, `webhook`), " +
+            "relative to this file's folder. Each item: `type` (`file`, `stdout`, `syslog`, `relp`, `webhook`), " +
             '`id` and its options, listed in packages/audit/README.md (SIEM sinks) and docs/audit.md',
         ),
       })
