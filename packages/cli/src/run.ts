@@ -11,6 +11,7 @@ import { doctorCommand } from './commands/doctor.js';
 import { gatewayCommand } from './commands/gateway.js';
 import { initCommand } from './commands/init.js';
 import { keysCommand } from './commands/keys.js';
+import { reroutesCommand } from './commands/reroutes.js';
 import { upCommand } from './commands/up.js';
 import { usersCommand } from './commands/users.js';
 import { CommandError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, writeLine, type CliIo } from './io.js';
@@ -25,6 +26,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   gateway: gatewayCommand,
   bff: bffCommand,
   bans: bansCommand,
+  reroutes: reroutesCommand,
   audit: auditCommand,
   report: reportCommand,
   clients: clientsCommand,

@@ -50,10 +50,16 @@ Operations (directly on the stores of the configured data dir or DATABASE_URL; n
   bans add IP|CIDR --duration 15m|2h|7d [--reason R] [--json]
                                           running gateways apply it within a second
   bans remove IP|CIDR
+  reroutes list [--json]                  routes alerts switched to their fallbackUpstream
+  reroutes remove ROUTE                   back to its upstream (silence the alert first)
   audit verify [--json]                   checks the audit store's hash chain and signed checkpoints:
                                           "ok, N records, M checkpoints", or the first problem (seq,
                                           kind, detail) and exit 1; reads the store only
   audit export [--from ISO] [--to ISO]    the audit records as ECS JSON lines ([from, to) by time)
+  audit prune --before 90d|DATE|ISO (--dry-run | --yes) [--json]
+                                          removes the records written before then, through the newest
+                                          signed checkpoint before it (never past a sink's cursor),
+                                          recorded as a signed audit.prune record; --yes is required
   report access --subject SUB [--from ISO] [--to ISO] [--format json|csv|html]
                                           every access by or about one data subject (GDPR Art. 15)
   report incidents [--from ISO] [--to ISO] [--format json|csv|html]

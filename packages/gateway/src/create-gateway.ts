@@ -40,7 +40,10 @@ import type { RateLimitStore } from './limits/rate-limit-store.js';
 import { createHttp2Listener, type Http2Listener } from './http/http2-listener.js';
 import { createGatewayMetrics } from './observability/gateway-metrics.js';
 import { createTopClients, type TopClients } from './observability/top-clients.js';
-import { createRequestHandler } from './pipeline/handle-request.js';
+import { createExtAuthzHandler, createExtAuthzListener, type ExtAuthzListener } from './ext-authz/index.js';
+import { createRequestHandler, type PipelineDeps } from './pipeline/handle-request.js';
+import { createRequestAuditor } from './pipeline/audit-request.js';
+import { createRerouteList, type RerouteList } from './routing/reroute-list.js';
 import { buildRuntime, type Runtime } from './runtime/build-runtime.js';
 
 export interface GatewayDeps {
@@ -71,12 +74,16 @@ export interface GatewayHealth {
 export interface Gateway {
   /** Binds the listener of the configuration; resolves to its URL (https:// with `listen.tls`). */
   listen(): Promise<string>;
+  /** URL of the external-authorization listener (`extAuthz`), once listening; undefined without one. */
+  extAuthzUrl(): string | undefined;
   /**
    * A node:http server; with `listen.tls`, a node:http2 secure server that also speaks HTTP/1.1
    * (`listen.http2`, the default) or a node:https one.
    */
   readonly server: Server | HttpsServer | Http2SecureServer;
   readonly bans: BanList;
+  /** Routes switched to their `fallbackUpstream` by alerts (`GET /admin/gateway/reroutes`). */
+  readonly reroutes: RerouteList;
   readonly metrics: MetricsRegistry;
   /** The heaviest clients of the last 5 to 10 minutes (`GET /admin/gateway/top-clients`). */
   readonly topClients: TopClients;
@@ -199,11 +206,26 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     logger,
     ...(deps.audit === undefined ? {} : { audit: deps.audit }),
   });
+  const reroutes = createRerouteList({
+    db: deps.db as Kysely<GatewayDatabase>,
+    state: deps.state,
+    routes: () => runtime.config.routes,
+    now,
+    logger,
+    audit: deps.audit,
+  });
   try {
     authenticator = await openAuthenticator(deps.config, deps);
     await bans.start();
+    await reroutes.start();
   } catch (err) {
-    await Promise.allSettled([runtime.close(), store.close(), authenticator?.close(), bans.stop()]);
+    await Promise.allSettled([
+      runtime.close(),
+      store.close(),
+      authenticator?.close(),
+      bans.stop(),
+      reroutes.stop(),
+    ]);
     throw err;
   }
   const limiter = createRateLimiter({
@@ -220,6 +242,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
       limiter.close(),
       authenticator?.close(),
       bans.stop(),
+      reroutes.stop(),
     ]);
   const bruteForceConfig = (): GatewayConfig['bruteForce'] => runtime.config.bruteForce;
   let bruteForce = bruteForceConfig().enabled ? buildBruteForce(bruteForceConfig()) : undefined;
@@ -241,6 +264,10 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   const metrics = deps.metrics ?? createMetricsRegistry();
   const gatewayMetrics = createGatewayMetrics(metrics, {
     bansActive: () => bans.activeCount(),
+    reroutes: () =>
+      runtime.config.routes
+        .filter((route) => route.fallbackUpstream !== undefined)
+        .map((route) => [route.id, reroutes.isRerouted(route.id)] as const),
     upstreams: () => runtime.upstreams.values(),
     caches: () => {
       const stats = authenticator?.stats();
@@ -263,14 +290,17 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   abuse.apply(runtime.config);
 
   const topClients = createTopClients({ now });
+  // Rebuilt on reload: `auditRequests` is reloadable like the routes.
+  let auditRequest = createRequestAuditor(deps.config.auditRequests, deps.audit, logger);
 
   let listenUrl = '';
   const publicOrigin = (): string => runtime.config.publicUrl?.replace(/\/$/, '') ?? listenUrl;
-  const handler = createRequestHandler({
+  const pipelineDeps: Omit<PipelineDeps, 'admit'> = {
     runtime: () => runtime,
     authenticator: () => authenticator,
     limiter,
     bans,
+    reroutes,
     recordAuthFailure: (input) => bruteForce?.recordFailure(input) ?? Promise.resolve(),
     metrics: gatewayMetrics,
     topClients,
@@ -278,8 +308,10 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     logger,
     publicOrigin,
     observer: () => abuse.observer(),
+    auditRequest: (decision) => auditRequest?.(decision),
     now,
-  });
+  };
+  const handler = createRequestHandler(pipelineDeps);
 
   const limits = deps.config.limits;
   let draining = false;
@@ -311,6 +343,17 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     connectionsCheckingInterval: Math.max(25, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
     joinDuplicateHeaders: false,
   };
+  // External authorization (issue 7): the same pipeline, answering instead of proxying, on a
+  // listener of its own. The check carries the original target once more (X-Original-URI).
+  const extAuthz: ExtAuthzListener | undefined =
+    deps.config.extAuthz === undefined
+      ? undefined
+      : createExtAuthzListener(
+          deps.config.extAuthz.listen,
+          { ...httpOptions, maxHeaderSize: limits.maxHeaderBytes + limits.maxUrlLength },
+          createExtAuthzHandler({ pipeline: pipelineDeps, logger }),
+        );
+  if (extAuthz !== undefined) extAuthz.server.maxHeadersCount = limits.maxHeaderCount + 8;
   // The listener is fixed at start: `listen` (and so `listen.tls`) is not reloadable, but the
   // certificate files are (watched, and on SIGHUP through reloadCertificates).
   const tlsConfig = deps.config.listen.tls;
@@ -382,11 +425,13 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   return {
     server,
     bans,
+    reroutes,
     metrics,
     topClients,
     detections: () => abuse.detections(),
     alerts: abuse.alerts,
     config: () => runtime.config,
+    extAuthzUrl: () => extAuthz?.url(),
     async listen() {
       const { host, port } = runtime.config.listen;
       await new Promise<void>((resolve, reject) => {
@@ -399,6 +444,10 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
       const address = server.address() as AddressInfo;
       const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       listenUrl = `${certificates === undefined ? 'http' : 'https'}://${shown}:${address.port}`;
+      if (extAuthz !== undefined) {
+        const url = await extAuthz.listen();
+        logger.info({ url, style: runtime.config.extAuthz?.style }, 'external authorization listening');
+      }
       return listenUrl;
     },
     async reload(config) {
@@ -418,12 +467,19 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
       const previous = runtime;
       const previousAuthenticator = authenticator;
       runtime = next;
+      auditRequest = createRequestAuditor(config.auditRequests, deps.audit, logger);
       authenticator = nextAuthenticator;
       bruteForce = config.bruteForce.enabled ? buildBruteForce(config.bruteForce) : undefined;
       abuse.apply(config);
       next.start();
       closeRuntimeLater(previous);
       if (previousAuthenticator !== nextAuthenticator) void previousAuthenticator?.close();
+      // A route that lost its fallback (or no longer exists) keeps no reroute.
+      await reroutes
+        .prune()
+        .catch((err: unknown) =>
+          logger.warn({ err }, 'dropping stale reroutes failed; retried at next reload'),
+        );
       logger.info({ routes: config.routes.length }, 'configuration reloaded');
       if (deps.audit !== undefined) {
         emitAuditEvent(
@@ -455,6 +511,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     recordCertificate: (listener, info) => gatewayMetrics.certificateLoaded(listener, info),
     async close(graceMs = 10_000) {
       draining = true;
+      const extAuthzClosed = extAuthz?.close(graceMs);
       certificates?.close();
       const closed = new Promise<void>((resolve) => {
         if (!server.listening) resolve();
@@ -474,6 +531,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
       }, graceMs);
       timer.unref();
       await closed;
+      await extAuthzClosed;
       clearInterval(sweeper);
       clearTimeout(timer);
       abuse.close();

@@ -1,10 +1,8 @@
-import { createBanList, migrateGateway, type Ban } from '@gatehouse/gateway';
-import type { Kysely } from 'kysely';
+import { createBanList, type Ban } from '@gatehouse/gateway';
 import { DEPLOYMENT_OPTIONS, JSON_OPTION, parse, requireValue } from '../args.js';
-import { loadDeployment } from '../config/load-deployment.js';
 import { CommandError, EXIT_OK, UsageError, formatTable, writeJson, writeLine, type CliIo } from '../io.js';
-import { withRuntime } from './common.js';
 import { subcommands } from './subcommands.js';
+import { withGatewayTables } from './with-gateway-tables.js';
 
 /**
  * `gatehouse bans list|add|remove`: on the durable ban table; running gateways apply a change
@@ -24,32 +22,13 @@ export function parseDuration(text: string): number {
   return seconds;
 }
 
-async function withBans<T>(
-  io: CliIo,
-  values: { config?: string | undefined; 'data-dir'?: string | undefined },
-  fn: (bans: ReturnType<typeof createBanList>) => Promise<T>,
-): Promise<T> {
-  const deployment = await loadDeployment(io, { config: values.config, dataDir: values['data-dir'] });
-  return withRuntime(io, deployment, async (runtime) => {
-    const db = runtime.stores.db as unknown as Kysely<unknown>;
-    await migrateGateway(db);
-    const bans = createBanList({
-      db: db as Parameters<typeof createBanList>[0]['db'],
-      state: runtime.stores.state,
-      logger: runtime.logger,
-      audit: runtime.audit.sink,
-    });
-    return fn(bans);
-  });
-}
-
 function banRow(ban: Ban): string[] {
   return [ban.subject, new Date(ban.expiresAt).toISOString(), ban.source, ban.reason];
 }
 
 async function list(args: readonly string[], io: CliIo): Promise<number> {
   const { values } = parse(args, { ...DEPLOYMENT_OPTIONS, ...JSON_OPTION });
-  const bans = await withBans(io, values, (list) => list.list());
+  const bans = await withGatewayTables(io, values, (tables) => createBanList(tables).list());
   if (values.json === true) writeJson(io, { bans });
   else if (bans.length === 0) writeLine(io.stdout, 'no active bans');
   else writeLine(io.stdout, formatTable(['SUBJECT', 'EXPIRES', 'SOURCE', 'REASON'], bans.map(banRow)));
@@ -65,9 +44,9 @@ async function add(args: readonly string[], io: CliIo): Promise<number> {
   const subject = requireValue(positionals[0], 'an IP address or CIDR block');
   const durationSec = parseDuration(requireValue(values.duration, '--duration'));
   const reason = values.reason ?? 'cli';
-  const ban = await withBans(io, values, async (bans) => {
+  const ban = await withGatewayTables(io, values, async (tables) => {
     try {
-      return await bans.add({ subject, durationSec, reason, source: 'cli', actor: 'cli' });
+      return await createBanList(tables).add({ subject, durationSec, reason, source: 'cli', actor: 'cli' });
     } catch (err) {
       if (err instanceof TypeError) throw new CommandError(err.message);
       throw err;
@@ -81,7 +60,9 @@ async function add(args: readonly string[], io: CliIo): Promise<number> {
 async function remove(args: readonly string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(args, DEPLOYMENT_OPTIONS, 1);
   const subject = requireValue(positionals[0], 'an IP address or CIDR block');
-  const removed = await withBans(io, values, (bans) => bans.remove(subject, 'cli'));
+  const removed = await withGatewayTables(io, values, (tables) =>
+    createBanList(tables).remove(subject, 'cli'),
+  );
   if (!removed) throw new CommandError(`no active ban for ${subject}`);
   writeLine(io.stdout, `removed the ban of ${subject}`);
   return EXIT_OK;

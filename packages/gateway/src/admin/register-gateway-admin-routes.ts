@@ -133,6 +133,12 @@ export function registerGatewayAdminRoutes(app: FastifyInstance, options: Gatewa
             id: route.id,
             match: route.match,
             upstream: route.upstream,
+            ...(route.fallbackUpstream === undefined
+              ? {}
+              : {
+                  fallbackUpstream: route.fallbackUpstream,
+                  rerouted: gateway.reroutes.isRerouted(route.id),
+                }),
             auth: route.auth,
             scopes: route.scopes,
             openapi: route.openapi !== undefined,
@@ -160,15 +166,32 @@ export function registerGatewayAdminRoutes(app: FastifyInstance, options: Gatewa
         const removed = await gateway.bans.remove(decodeURIComponent(request.params.subject), 'admin-api');
         return removed ? reply.code(204).send() : send(reply, buildProblemResponse({ status: 404 }));
       });
+      // Routes switched to their fallback upstream by alerts (one entry per alert), and lifting them.
+      scope.get('/reroutes', async () => {
+        const fallbacks = new Map(gateway.config().routes.map((route) => [route.id, route.fallbackUpstream]));
+        const reroutes = await gateway.reroutes.list();
+        // Where each route's requests go now: its fallback in the configuration in force.
+        return {
+          reroutes: reroutes.map((reroute) => ({ ...reroute, upstream: fallbacks.get(reroute.route) })),
+        };
+      });
+      scope.delete<{ Params: { route: string } }>('/reroutes/:route', async (request, reply) => {
+        // Route ids are plain labels ([a-z0-9_-]): the router's decoding is all they need.
+        const lifted = await gateway.reroutes.lift(request.params.route, { actor: 'admin-api' });
+        return lifted > 0 ? reply.code(204).send() : send(reply, buildProblemResponse({ status: 404 }));
+      });
       scope.get('/top-clients', (request, reply) =>
         reply.send(gateway.topClients.list(topClientsQuery.parse(request.query).limit)),
       );
       scope.get('/detections', (_request, reply) => reply.send({ detections: gateway.detections() }));
       scope.get('/alerts', (_request, reply) => reply.send(gateway.alerts.list()));
-      // Alertmanager's webhook receiver (deploy/alertmanager): bans asked for by alert labels.
+      // Alertmanager's webhook receiver (deploy/alertmanager): bans and reroutes asked for by alert labels.
       scope.post('/alertmanager', async (request, reply) => {
         const notification = alertmanagerNotificationSchema.parse(request.body);
-        const outcomes = await applyAlertmanagerNotification(gateway.bans, notification);
+        const outcomes = await applyAlertmanagerNotification(
+          { bans: gateway.bans, reroutes: gateway.reroutes },
+          notification,
+        );
         for (const outcome of outcomes) {
           audit('gateway.alert.received', outcome.action === 'refused' ? 'failure' : 'success', {
             alertname: outcome.alertname,
@@ -177,13 +200,16 @@ export function registerGatewayAdminRoutes(app: FastifyInstance, options: Gatewa
             ...(outcome.fingerprint === undefined ? {} : { fingerprint: outcome.fingerprint }),
             ...(outcome.reason === undefined ? {} : { reason: outcome.reason }),
             ...(outcome.ban === undefined ? {} : { subject: outcome.ban.subject }),
+            ...(outcome.reroute === undefined ? {} : { route: outcome.reroute.route }),
           });
         }
         return reply.send({
           received: outcomes.length,
-          alerts: outcomes.map(({ ban, ...outcome }) =>
-            ban === undefined ? outcome : { ...outcome, subject: ban.subject, expiresAt: ban.expiresAt },
-          ),
+          alerts: outcomes.map(({ ban, reroute, ...outcome }) => ({
+            ...outcome,
+            ...(ban === undefined ? {} : { subject: ban.subject, expiresAt: ban.expiresAt }),
+            ...reroute,
+          })),
         });
       });
       done();

@@ -49,6 +49,16 @@ describe('gateway configuration: deny by default, refused at load', () => {
     ['an unknown upstream', { upstreams, routes: [{ ...route, upstream: 'nope' }] }, 'routes.0.upstream'],
     ['duplicate route ids', { upstreams, routes: [route, route] }, 'routes.1.id'],
     [
+      'an unknown fallback upstream',
+      { upstreams, routes: [{ ...route, fallbackUpstream: 'nope' }] },
+      'routes.0.fallbackUpstream',
+    ],
+    [
+      'a fallback upstream that is the upstream',
+      { upstreams, routes: [{ ...route, fallbackUpstream: 'app' }] },
+      'routes.0.fallbackUpstream',
+    ],
+    [
       'both pathPrefix and path',
       { upstreams, routes: [{ ...route, match: { pathPrefix: '/a', path: '/b' } }] },
       'routes.0.match',

@@ -1,6 +1,7 @@
 import { tlsListenerSchema } from '@gatehouse/core';
 import { z } from 'zod';
 import { alertsSchema, detectionSchema } from './detection-schema.js';
+import { checkExtAuthzConfig, extAuthzSchema } from '../ext-authz/schema.js';
 
 const positiveInt = (description: string, fallback: number) =>
   z.number().int().positive().default(fallback).describe(description);
@@ -138,6 +139,11 @@ const routeSchema = z
         error: 'exactly one of match.pathPrefix and match.path',
       }),
     upstream: id.describe('Name of an upstream in `upstreams`'),
+    fallbackUpstream: id
+      .optional()
+      .describe(
+        'Upstream in `upstreams` the route switches to while an alert reroutes it (Alertmanager `gatehouse_action="reroute"`)',
+      ),
     stripPrefix: routePath.optional().describe('Removed from the start of the path before proxying'),
     addPrefix: routePath.optional().describe('Prepended to the path (after stripPrefix) before proxying'),
     auth: z
@@ -282,6 +288,14 @@ export const gatewayConfigSchema = z
       .prefault({}),
     detection: detectionSchema,
     alerts: alertsSchema,
+    auditRequests: z
+      .enum(['authenticated', 'all', 'none'])
+      .default('authenticated')
+      .describe(
+        'Requests recorded as `authz.decision` audit events: every request with a valid token, admitted ' +
+          'or refused (authenticated); every request (all: anonymous refusals too, for low-volume APIs); ' +
+          'none. The access log records every request whatever this says',
+      ),
     admin: z
       .strictObject({
         listen: z
@@ -300,10 +314,12 @@ export const gatewayConfigSchema = z
           ),
       })
       .prefault({}),
+    extAuthz: extAuthzSchema,
     upstreams: z.record(id, upstreamSchema).describe('Named upstream services'),
     routes: z.array(routeSchema).min(1).describe('Routes, first match wins'),
   })
   .superRefine((config, context) => {
+    checkExtAuthzConfig(config, context);
     const ids = new Set<string>();
     config.routes.forEach((route, index) => {
       if (ids.has(route.id))
@@ -318,6 +334,18 @@ export const gatewayConfigSchema = z
           code: 'custom',
           message: `unknown upstream ${route.upstream}`,
           path: ['routes', index, 'upstream'],
+        });
+      if (route.fallbackUpstream !== undefined && !Object.hasOwn(config.upstreams, route.fallbackUpstream))
+        context.addIssue({
+          code: 'custom',
+          message: `unknown upstream ${route.fallbackUpstream}`,
+          path: ['routes', index, 'fallbackUpstream'],
+        });
+      if (route.fallbackUpstream === route.upstream)
+        context.addIssue({
+          code: 'custom',
+          message: 'fallbackUpstream must differ from upstream',
+          path: ['routes', index, 'fallbackUpstream'],
         });
       if (route.auth !== 'none' && config.auth === undefined)
         context.addIssue({

@@ -25,6 +25,30 @@ export const gatewayMigrations: Readonly<Record<string, Migration>> = {
       await db.schema.createIndex('gateway_bans_expires').on('gateway_bans').column('expires_at').execute();
     },
   },
+  '0002-reroutes': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('gateway_reroutes')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('route', 'text', (c) => c.notNull())
+        // The alert that asked: its fingerprint, or `alertname:<name>` when it came without one. One
+        // row per route and alert, so that one alert resolving leaves another's reroute in force.
+        .addColumn('alert_key', 'text', (c) => c.notNull())
+        .addColumn('alertname', 'text', (c) => c.notNull())
+        .addColumn('fingerprint', 'text')
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('renewed_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addUniqueConstraint('gateway_reroutes_route_alert', ['route', 'alert_key'])
+        .execute();
+      await db.schema
+        .createIndex('gateway_reroutes_expires')
+        .on('gateway_reroutes')
+        .column('expires_at')
+        .execute();
+    },
+  },
 };
 
 /** Runs the gateway's migrations (safe with several instances, or the CLI, starting together). */

@@ -18,6 +18,24 @@ export interface GatewayBanTable {
   offence: number;
 }
 
+/** A route switched to its `fallbackUpstream` by an alert (or a row per alert, while several ask). */
+export interface GatewayRerouteTable {
+  id: string;
+  /** The route id of the configuration. */
+  route: string;
+  /** The alert's fingerprint, or `alertname:<name>` without one; unique with `route`. */
+  alert_key: string;
+  alertname: string;
+  fingerprint: string | null;
+  /** alertmanager */
+  source: string;
+  created_at: number;
+  /** Last time a (repeat) notification renewed it. */
+  renewed_at: number;
+  expires_at: number;
+}
+
 export interface GatewayDatabase {
   gateway_bans: GatewayBanTable;
+  gateway_reroutes: GatewayRerouteTable;
 }

@@ -8,6 +8,7 @@ import {
   type SharedState,
 } from '@gatehouse/core';
 import type { Kysely, Selectable } from 'kysely';
+import { createSyncedTableView } from '../db/create-synced-table-view.js';
 import type { GatewayBanTable, GatewayDatabase } from '../db/schema.js';
 import { buildIpSet, normalizeIp, type IpSet } from '../net/ip-set.js';
 
@@ -158,9 +159,8 @@ function parseEvent(message: string): BanEvent | undefined {
  * announced (a CLI write without Redis, a lost message). Lookups read an in-memory view only.
  */
 export function createBanList(options: BanListOptions): BanList {
-  const { db, state, logger, audit } = options;
+  const { db, logger, audit } = options;
   const now = options.now ?? Date.now;
-  const syncIntervalMs = options.syncIntervalMs ?? 1000;
 
   // The view: bans by subject, and what lookups need, rebuilt on every change.
   let bans = new Map<string, Ban>();
@@ -228,14 +228,18 @@ export function createBanList(options: BanListOptions): BanList {
     return syncing;
   };
 
-  const publish = async (event: BanEvent): Promise<void> => {
-    try {
-      await state.publish(BANS_CHANNEL, JSON.stringify(event));
-    } catch (err) {
-      // The row is written: the other instances pick it up at their next resync.
-      logger.warn({ err }, 'ban event not published; other instances apply it at their next resync');
-    }
-  };
+  const view = createSyncedTableView(options, {
+    channel: BANS_CHANNEL,
+    names: ['ban', 'bans'],
+    sync,
+    runningSync: () => syncing,
+    onMessage: (message) => {
+      const event = parseEvent(message);
+      if (event === undefined) logger.warn('malformed ban event ignored');
+      else apply(event);
+    },
+  });
+  const publish = (event: BanEvent): Promise<void> => view.publish(JSON.stringify(event));
 
   const emit = (event: Omit<AuditEvent, 'time' | 'component'>): void => {
     emitAuditEvent(
@@ -247,42 +251,9 @@ export function createBanList(options: BanListOptions): BanList {
     );
   };
 
-  let timer: NodeJS.Timeout | undefined;
-  let unsubscribe: (() => Promise<void>) | undefined;
-  let syncFailing = false;
-
   return {
-    async start() {
-      if (timer !== undefined) return;
-      unsubscribe = await state.subscribe(BANS_CHANNEL, (message) => {
-        const event = parseEvent(message);
-        if (event === undefined) logger.warn('malformed ban event ignored');
-        else apply(event);
-      });
-      await sync();
-      timer = setInterval(() => {
-        sync().then(
-          () => {
-            if (syncFailing) logger.info('ban resync works again');
-            syncFailing = false;
-          },
-          (err: unknown) => {
-            // Keep the last view (expiries still apply); say so once per outage.
-            if (!syncFailing) logger.warn({ err }, 'ban resync failed; keeping the last known bans');
-            syncFailing = true;
-          },
-        );
-      }, syncIntervalMs);
-      timer.unref();
-    },
-
-    async stop() {
-      clearInterval(timer);
-      timer = undefined;
-      const pending = syncing;
-      await Promise.allSettled([unsubscribe?.(), pending]);
-      unsubscribe = undefined;
-    },
+    start: () => view.start(),
+    stop: () => view.stop(),
 
     isBanned(ip) {
       if (active === 0) return undefined;

@@ -18,6 +18,8 @@ export interface GatewayMetrics {
 
 export interface GatewayMetricSources {
   readonly bansActive: () => number;
+  /** Routes with a `fallbackUpstream`, and whether an alert reroutes them now. */
+  readonly reroutes: () => Iterable<readonly [route: string, rerouted: boolean]>;
   readonly upstreams: () => Iterable<Upstream>;
   readonly caches: () => Readonly<Record<string, { hits: number; misses: number }>>;
 }
@@ -60,6 +62,16 @@ export function createGatewayMetrics(
     help: 'Client addresses currently banned',
     collect(gauge) {
       gauge.set([], sources.bansActive());
+    },
+  });
+  registry.gauge({
+    name: 'gatehouse_gateway_reroutes_active',
+    help: 'Whether an alert reroutes a route to its fallback upstream (1) or not (0), per route with a fallbackUpstream',
+    labelNames: ['route'],
+    collect(gauge) {
+      // Afresh on each scrape: a route removed by a reload leaves no stale series.
+      gauge.reset();
+      for (const [route, rerouted] of sources.reroutes()) gauge.set([route], rerouted ? 1 : 0);
     },
   });
   registry.gauge({

@@ -2,7 +2,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import { buildProblemResponse, GatehouseError, type Logger } from '@gatehouse/core';
-import { checkScopes, type AuthOutcome, type GatewayAuthenticator } from '../auth/index.js';
+import {
+  checkScopes,
+  type AuthOutcome,
+  type AuthPrincipal,
+  type GatewayAuthenticator,
+} from '../auth/index.js';
 import type { RequestObserver } from '../detect/index.js';
 import { canonicalizeTarget, isCanonicalPath } from '../http/canonical-path.js';
 import { resolveClientIp } from '../http/client-ip.js';
@@ -17,9 +22,11 @@ import type { RateLimiter, RateLimitResult } from '../limits/rate-limiter.js';
 import { normalizeIp } from '../net/ip-set.js';
 import type { GatewayMetrics } from '../observability/gateway-metrics.js';
 import type { TopClients } from '../observability/top-clients.js';
+import type { RerouteList } from '../routing/reroute-list.js';
 import { rewritePath } from '../routing/route-table.js';
 import type { RouteRuntime, Runtime } from '../runtime/build-runtime.js';
 import type { UpstreamCall } from '../upstream/upstream.js';
+import type { RequestDecision } from './audit-request.js';
 import { ResponseRelay, type Outcome } from './relay-response.js';
 import { sendError } from './respond.js';
 
@@ -29,6 +36,8 @@ export interface PipelineDeps {
   readonly authenticator: () => GatewayAuthenticator | undefined;
   readonly limiter: RateLimiter;
   readonly bans: BanList;
+  /** Routes an alert switched to their fallback upstream. */
+  readonly reroutes: Pick<RerouteList, 'isRerouted'>;
   readonly recordAuthFailure:
     ((input: { ip: string; clientId: string | undefined }) => Promise<void>) | undefined;
   readonly metrics: GatewayMetrics;
@@ -38,9 +47,28 @@ export interface PipelineDeps {
   readonly logger: Logger;
   /** External origin (DPoP `htu`, Location rewriting), e.g. `https://api.example.com`. */
   readonly publicOrigin: () => string;
+  /** Records the decision on a finished request in the audit log (`gateway.auditRequests`). */
+  readonly auditRequest?: ((decision: RequestDecision) => void) | undefined;
   /** Abuse detectors and alert rules, fed every finished request (undefined: all off). */
   readonly observer: () => RequestObserver | undefined;
   readonly now: () => number;
+  /**
+   * External authorization (ext-authz/): a request every stage admitted is answered by `admit`
+   * instead of being proxied, and its body (which the data plane never sends) is not read.
+   */
+  readonly admit?: (res: ServerResponse, admitted: AdmittedRequest) => number;
+}
+
+/** A request every stage admitted, as it would go upstream. */
+export interface AdmittedRequest {
+  readonly route: RouteRuntime;
+  /** Id of the upstream it would go to (the fallback while the route is rerouted). */
+  readonly upstreamId: string;
+  /** The rewritten canonical path, then `?` and the query as received when there is one. */
+  readonly upstreamTarget: string;
+  /** The headers the upstream would get (the internal `authorization` among them). */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly principal: AuthPrincipal | undefined;
 }
 
 const NONE: readonly string[] = Object.freeze([]);
@@ -88,6 +116,8 @@ export function createRequestHandler(
       upstreamMs: undefined,
       clientId: undefined,
       sub: undefined,
+      admitted: false,
+      refusal: undefined,
     };
     const hsts = runtime.config.responses.hsts === false ? undefined : runtime.config.responses.hsts;
 
@@ -116,11 +146,12 @@ export function createRequestHandler(
       deps.topClients.record(outcome.clientId, clientIp, status >= 400);
       // RFC 9110 §7.1: the path only — a query string may carry secrets some clients put there.
       const questionMark = (req.url ?? '').indexOf('?');
+      const path = questionMark === -1 ? req.url : req.url?.slice(0, questionMark);
       deps.accessLog.info({
         requestId,
         route: outcome.route,
         method: req.method,
-        path: questionMark === -1 ? req.url : req.url?.slice(0, questionMark),
+        path,
         status,
         clientIp,
         clientId: outcome.clientId,
@@ -128,6 +159,19 @@ export function createRequestHandler(
         durationMs: Math.round(totalMs * 1000) / 1000,
         upstreamMs: upstreamMs === undefined ? undefined : Math.round(upstreamMs * 1000) / 1000,
         aborted: !res.writableFinished,
+      });
+      deps.auditRequest?.({
+        time: deps.now(),
+        requestId,
+        clientIp,
+        route: outcome.route,
+        method: req.method ?? '',
+        path: canonicalPath ?? path ?? '',
+        status,
+        clientId: outcome.clientId,
+        sub: outcome.sub,
+        admitted: outcome.admitted,
+        refusal: outcome.admitted ? undefined : outcome.refusal,
       });
       const observer = observed ? deps.observer() : undefined;
       observer?.observe({
@@ -153,6 +197,7 @@ export function createRequestHandler(
     };
     const refuseInvalid = (problems: readonly { pointer: string; message: string }[]): void => {
       validationFailed = true;
+      outcome.refusal = 'ERR_GATEWAY_VALIDATION_FAILED';
       setRateLimitHeaders();
       outcome.status = sendValidationProblem(res, requestId, problems, hsts);
     };
@@ -162,6 +207,8 @@ export function createRequestHandler(
       extra?: Omit<Parameters<typeof sendError>[2], 'requestId' | 'hsts'>,
     ): undefined => {
       setRateLimitHeaders();
+      // After admission a failure is the upstream's (timeout, open circuit), not a refusal.
+      if (!outcome.admitted) outcome.refusal = typeof error === 'string' ? error : error.code;
       outcome.status = sendError(res, error, { requestId, hsts, ...extra });
       // The rest of a refused request body is not read: close the connection after the answer.
       if (!req.complete) res.shouldKeepAlive = false;
@@ -374,6 +421,10 @@ export function createRequestHandler(
 
     // 8. Body: read under the route's limit; JSON within depth and width limits, then validated.
     function readRequestBody(): Promise<void> | undefined {
+      if (deps.admit !== undefined) {
+        forward(null);
+        return undefined;
+      }
       if (hasBody(req)) return readBody(req, route.config.maxBodyBytes).then(forward);
       if (operation?.body?.required === true) {
         refuseInvalid([{ pointer: '/body', message: 'a request body is required' }]);
@@ -440,9 +491,24 @@ export function createRequestHandler(
       // The client left while the request was authenticated or read: nothing goes upstream. (Not
       // req.destroyed: a request whose body was read to the end is destroyed too.)
       if (res.destroyed) return undefined;
+      // 11. The upstream: the route's fallback while an alert reroutes it.
+      const target =
+        route.rerouted !== undefined && deps.reroutes.isRerouted(route.id) ? route.rerouted : route;
+      outcome.admitted = true;
+      if (deps.admit !== undefined) {
+        setRateLimitHeaders();
+        outcome.status = deps.admit(res, {
+          route,
+          upstreamId: target.upstream.id,
+          upstreamTarget: query === '' ? upstreamPath : `${upstreamPath}?${query}`,
+          headers,
+          principal: auth?.ok === true ? auth.principal : undefined,
+        });
+        return undefined;
+      }
       const relay = new ResponseRelay({
         res,
-        route,
+        route: target,
         requestId,
         head: method === 'HEAD',
         policy: { removeHeaders: runtime.removeHeaders, hsts, authenticated: auth !== undefined },
@@ -452,7 +518,7 @@ export function createRequestHandler(
         extraHeaders: rateLimitHeaders,
         fail: failUpstream,
       });
-      call = route.upstream.forward(
+      call = target.upstream.forward(
         {
           method,
           path: query === '' ? upstreamPath : `${upstreamPath}?${query}`,

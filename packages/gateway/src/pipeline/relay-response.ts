@@ -12,6 +12,10 @@ export interface Outcome {
   upstreamMs: number | undefined;
   clientId: string | undefined;
   sub: string | undefined;
+  /** Every stage let the request through (proxied, or admitted by external authorization). */
+  admitted: boolean;
+  /** The error code of the gateway's own refusal, for the audit record. */
+  refusal: string | undefined;
 }
 
 export interface RelayContext {

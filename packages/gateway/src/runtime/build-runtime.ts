@@ -27,6 +27,8 @@ export interface RouteRuntime {
   readonly upstreamPrefix: string;
   /** Base URLs of the upstream's targets (a Location pointing at one is mapped back). */
   readonly upstreamBases: readonly string[];
+  /** The same route on its `fallbackUpstream` (used while the route is rerouted); undefined without one. */
+  readonly rerouted: RouteRuntime | undefined;
 }
 
 /** One loaded configuration: swapped atomically on reload, in-flight requests keep theirs. */
@@ -178,7 +180,7 @@ export async function buildRuntime(config: GatewayConfig, options: BuildRuntimeO
       }
       const upstream = upstreams.get(route.upstream) as Upstream;
       const publicPrefix = staticPrefix(route);
-      routes.set(compiled, {
+      const runtime: RouteRuntime = {
         id: route.id,
         config: route,
         upstream,
@@ -190,7 +192,23 @@ export async function buildRuntime(config: GatewayConfig, options: BuildRuntimeO
         publicPrefix,
         upstreamPrefix: rewritePath(route, publicPrefix),
         upstreamBases: (config.upstreams[route.upstream] as UpstreamConfig).targets,
-      });
+        rerouted: undefined,
+      };
+      const fallback = route.fallbackUpstream;
+      // Only the upstream differs: auth, limits and rewriting are the route's own either way.
+      routes.set(
+        compiled,
+        fallback === undefined
+          ? runtime
+          : {
+              ...runtime,
+              rerouted: {
+                ...runtime,
+                upstream: upstreams.get(fallback) as Upstream,
+                upstreamBases: (config.upstreams[fallback] as UpstreamConfig).targets,
+              },
+            },
+      );
     }
     let trustedProxies: IpSet;
     let ipRules: Runtime['ipRules'];

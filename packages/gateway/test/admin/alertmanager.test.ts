@@ -14,7 +14,8 @@ import { startGateway, type StartedGateway } from '../support/start-gateway.js';
 /**
  * Alertmanager's webhook receiver on the gateway admin API: firing alerts labelled
  * `gatehouse_action="ban"` ban their `ip`, everything is audited, nothing else acts. Then the shipped
- * deploy/alertmanager/alertmanager.yml, run by a real Alertmanager, routes such an alert to the gateway.
+ * deploy/alertmanager/alertmanager.yml, run by a real Alertmanager, routes such an alert to the gateway,
+ * and a `gatehouse_action="reroute"` alert too (reroutes themselves: reroute.test.ts).
  */
 const TOKEN = 'alertmanager-test-admin-token-0123456789';
 const CONFIG = fileURLToPath(new URL('../../../../deploy/alertmanager/alertmanager.yml', import.meta.url));
@@ -26,8 +27,10 @@ const audit: AuditEvent[] = [];
 
 beforeAll(async () => {
   gw = await startGateway({
-    upstreams: { app: { targets: ['http://127.0.0.1:9'] } },
-    routes: [{ id: 'api', match: { pathPrefix: '/api' }, upstream: 'app', auth: 'none' }],
+    upstreams: { app: { targets: ['http://127.0.0.1:9'] }, backup: { targets: ['http://127.0.0.1:9'] } },
+    routes: [
+      { id: 'api', match: { pathPrefix: '/api' }, upstream: 'app', fallbackUpstream: 'backup', auth: 'none' },
+    ],
   });
   app = createGatewayAdminApp({
     gateway: gw.gateway,
@@ -152,6 +155,7 @@ describe.runIf(alertmanager.available)('the shipped Alertmanager configuration, 
     // The shipped file, with this test's addresses: the gateway's admin listener (plain HTTP on
     // loopback here, so no CA), and the people's receivers pointed at a closed port.
     const config = parseYaml(readFileSync(CONFIG, 'utf8')) as {
+      route: { routes: { matchers: string[]; group_interval?: string }[] };
       receivers: {
         name: string;
         webhook_configs: { url: string; http_config?: Record<string, unknown> }[];
@@ -159,12 +163,16 @@ describe.runIf(alertmanager.available)('the shipped Alertmanager configuration, 
     };
     for (const receiver of config.receivers) {
       for (const webhook of receiver.webhook_configs) {
-        if (receiver.name === 'gatehouse-gateway') {
+        if (receiver.name.startsWith('gatehouse-gateway')) {
           webhook.url = `${adminUrl}/admin/gateway/alertmanager`;
           webhook.http_config = { authorization: { type: 'Bearer', credentials_file: join(dir, 'token') } };
         } else webhook.url = 'http://127.0.0.1:9/hooks';
       }
     }
+    // A resolved alert is sent at the group's next interval: seconds here, not the shipped minute.
+    for (const route of config.route.routes)
+      if (route.matchers.includes('gatehouse_action="reroute"') && route.group_interval !== undefined)
+        route.group_interval = '1s';
     writeFileSync(join(dir, 'alertmanager.yml'), stringifyYaml(config));
     const port = await freePort();
     apiUrl = `http://127.0.0.1:${String(port)}`;
@@ -206,6 +214,38 @@ describe.runIf(alertmanager.available)('the shipped Alertmanager configuration, 
     expect(res.status).toBe(200);
     await until(() => Promise.resolve(gw.gateway.bans.isBanned('198.51.100.77') !== undefined));
     expect(gw.gateway.bans.isBanned('198.51.100.77')?.source).toBe('alertmanager');
+  });
+
+  it('routes a reroute alert to the gateway, and its resolution switches the route back', async () => {
+    const labels = {
+      alertname: 'ApiBackendDown',
+      gatehouse_action: 'reroute',
+      route: 'api',
+      severity: 'critical',
+    };
+    const post = (endsAt?: string) =>
+      fetch(`${apiUrl}/api/v2/alerts`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify([
+          { labels, annotations: { summary: 'api backend down' }, ...(endsAt ? { endsAt } : {}) },
+        ]),
+      });
+    expect((await post()).status).toBe(200);
+    await until(() => Promise.resolve(gw.gateway.reroutes.isRerouted('api')));
+    expect(await gw.gateway.reroutes.list()).toEqual([
+      expect.objectContaining({ route: 'api', alertname: 'ApiBackendDown', source: 'alertmanager' }),
+    ]);
+    // Resolved (send_resolved on the reroute receiver): the route goes back to its upstream.
+    expect((await post(new Date(Date.now() - 1000).toISOString())).status).toBe(200);
+    await until(() => Promise.resolve(!gw.gateway.reroutes.isRerouted('api')));
+    expect(gw.audit).toContainEqual(
+      expect.objectContaining({
+        action: 'gateway.reroute',
+        reason: 'lifted',
+        actor: { sub: 'alertmanager' },
+      }),
+    );
   });
 });
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRecordingUpstream, type RecordingUpstream } from '../support/recording-upstream.js';
+import { accountsRoute, publicRoute } from '../support/routes.js';
 import { startGateway, type StartedGateway } from '../support/start-gateway.js';
 import {
   expectForwarded,
@@ -27,23 +28,7 @@ beforeAll(async () => {
   gw = await startGateway({
     limits: { maxUrlLength: PATH_MAX_URL },
     upstreams: { app: { targets: [upstream.url] } },
-    routes: [
-      {
-        id: 'public',
-        match: { pathPrefix: '/public' },
-        upstream: 'app',
-        auth: 'none',
-        deny: { path: ['^/public/internal(/|$)'] },
-      },
-      {
-        id: 'accounts',
-        match: { pathPrefix: '/api/accounts' },
-        upstream: 'app',
-        auth: 'none',
-        stripPrefix: '/api/accounts',
-        addPrefix: '/accounts',
-      },
-    ],
+    routes: [publicRoute(), accountsRoute({ auth: 'none' })],
   });
   target = { port: gw.port, upstream };
 });

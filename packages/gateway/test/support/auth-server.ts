@@ -1,4 +1,3 @@
-import { createServer } from 'node:net';
 import { Writable } from 'node:stream';
 import {
   createLogger,
@@ -7,6 +6,7 @@ import {
   type AuditEvent,
   type SharedState,
 } from '@gatehouse/core';
+import { createVerifier } from '@gatehouse/guard';
 import {
   buildAuthServerConfig,
   createAuthServer,
@@ -16,6 +16,7 @@ import {
   type CreateClientInput,
 } from '@gatehouse/auth-server';
 import type { Kysely } from 'kysely';
+import { freePort } from './free-port.js';
 
 type AuthDatabase = AuthServerDeps['db'] extends Kysely<infer D> ? D : never;
 
@@ -128,17 +129,17 @@ export async function postForm(
   return { status: response.status, body };
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => {
-        resolve(port);
-      });
-    });
-  });
+/**
+ * The claims of an internal JWT a gateway handed over (`authorization`: `Bearer …`), verified for
+ * `audience` against the server's JWKS on its clock.
+ */
+export function verifyHandedOver(as: TestAuthServer, audience: string, authorization: string) {
+  return createVerifier({
+    issuer: as.issuer,
+    audience,
+    jwksUri: `${as.issuer}/jwks`,
+    now: as.clock.now,
+  }).verify(authorization.slice('Bearer '.length));
 }
 
 let sequence = 0;

@@ -1,0 +1,3 @@
+export { createExtAuthzHandler, type ExtAuthzHandlerDeps } from './create-ext-authz-handler.js';
+export { createExtAuthzListener, type ExtAuthzListener } from './create-ext-authz-listener.js';
+export { extAuthzSchema, checkExtAuthzConfig, type ExtAuthzConfig } from './schema.js';

@@ -1,0 +1,121 @@
+import type { IncomingMessage } from 'node:http';
+import type { ExtAuthzConfig } from './schema.js';
+
+/** The request the data plane is asking about. */
+export interface OriginalRequest {
+  readonly method: string;
+  /** The request target as the client sent it (origin-form expected; checked by the pipeline). */
+  readonly target: string;
+  /** The Host the client asked for; undefined when the data plane named none. */
+  readonly host: string | undefined;
+}
+
+export type ReadOriginalResult =
+  | {
+      readonly ok: true;
+      readonly original: OriginalRequest;
+      /** Lower-case names of the fields that described the original request (not its own fields). */
+      readonly consumed: readonly string[];
+    }
+  | { readonly ok: false; readonly refusal: 'not-found' | 'bad-request'; readonly detail: string };
+
+/** Traefik's forward-request fields (its forwardAuth documentation, "Forward-Request Headers"). */
+const TRAEFIK_FIELDS = ['x-forwarded-method', 'x-forwarded-uri', 'x-forwarded-host', 'x-forwarded-proto'];
+/** What the shipped nginx configuration sets on the auth_request subrequest. */
+const NGINX_FIELDS = ['x-original-uri', 'x-original-method'];
+
+function notFound(): ReadOriginalResult {
+  return { ok: false, refusal: 'not-found', detail: 'not the external-authorization endpoint' };
+}
+
+/** The one value of a field, or a reason: absent or repeated fields are refused, never guessed. */
+function single(req: IncomingMessage, name: string): string | { missing: string } {
+  const values = req.headersDistinct[name];
+  if (values === undefined || values.length !== 1 || values[0] === '')
+    return { missing: `${values === undefined ? 'missing' : 'repeated or empty'} ${name}` };
+  return values[0] as string;
+}
+
+function pathOf(url: string): string {
+  const question = url.indexOf('?');
+  return question === -1 ? url : url.slice(0, question);
+}
+
+/**
+ * Reads the original request out of a data plane's check request, per style:
+ * - nginx `auth_request`: a subrequest to `path` with `X-Original-URI` ($request_uri, as sent) and
+ *   `X-Original-Method`; the client's Host as Host.
+ * - Envoy `ext_authz` (HTTP service): the original method, the original path and query after the
+ *   `path_prefix` (`path`), the original Host.
+ * - Traefik `forwardAuth`: a request to `path` with `X-Forwarded-Method`, `X-Forwarded-Uri` and
+ *   `X-Forwarded-Host`.
+ */
+export function readOriginalRequest(req: IncomingMessage, config: ExtAuthzConfig): ReadOriginalResult {
+  const url = req.url ?? '';
+  const host = req.headersDistinct['host']?.[0];
+  if (config.style === 'envoy') {
+    if (!url.startsWith(config.path)) return notFound();
+    const rest = url.slice(config.path.length);
+    if (rest !== '' && !rest.startsWith('/') && !rest.startsWith('?')) return notFound();
+    return {
+      ok: true,
+      original: { method: req.method ?? '', target: rest.startsWith('/') ? rest : `/${rest}`, host },
+      consumed: [],
+    };
+  }
+  if (pathOf(url) !== config.path) return notFound();
+  const fields = config.style === 'nginx' ? NGINX_FIELDS : TRAEFIK_FIELDS;
+  const target = single(req, config.style === 'nginx' ? 'x-original-uri' : 'x-forwarded-uri');
+  if (typeof target !== 'string') return { ok: false, refusal: 'bad-request', detail: target.missing };
+  const method = single(req, config.style === 'nginx' ? 'x-original-method' : 'x-forwarded-method');
+  if (typeof method !== 'string') return { ok: false, refusal: 'bad-request', detail: method.missing };
+  let originalHost = host;
+  if (config.style === 'traefik') {
+    const forwarded = req.headersDistinct['x-forwarded-host'];
+    if (forwarded !== undefined && forwarded.length > 1)
+      return { ok: false, refusal: 'bad-request', detail: 'repeated x-forwarded-host' };
+    originalHost = forwarded?.[0] ?? host;
+  }
+  return { ok: true, original: { method, target, host: originalHost }, consumed: fields };
+}
+
+/** Fields of the check request that are never the original request's own. */
+const NOT_ORIGINAL = new Set(['host', 'content-length', 'transfer-encoding']);
+
+/**
+ * The original request as the pipeline reads one: the check request (its socket, so that the peer
+ * is the data plane and `X-Forwarded-For` is read as from any trusted proxy) with the original
+ * method, target and Host, without the fields that described it, and without a body — a data plane
+ * never sends one (nginx `proxy_pass_request_body off`, Envoy and Traefik by default).
+ */
+export function buildOriginalRequestView(
+  req: IncomingMessage,
+  original: OriginalRequest,
+  consumed: readonly string[],
+): IncomingMessage {
+  const skip = new Set([...NOT_ORIGINAL, ...consumed]);
+  const rawHeaders: string[] = [];
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (!skip.has(name.toLowerCase())) rawHeaders.push(name, raw[i + 1] as string);
+  }
+  const headers: IncomingMessage['headers'] = Object.fromEntries(
+    Object.entries(req.headers).filter(([name]) => !skip.has(name)),
+  );
+  const headersDistinct: IncomingMessage['headersDistinct'] = Object.fromEntries(
+    Object.entries(req.headersDistinct).filter(([name]) => !skip.has(name)),
+  );
+  if (original.host !== undefined) {
+    rawHeaders.push('Host', original.host);
+    headers.host = original.host;
+    headersDistinct['host'] = [original.host];
+  }
+  return Object.create(req, {
+    method: { value: original.method },
+    url: { value: original.target },
+    rawHeaders: { value: rawHeaders },
+    headers: { value: headers },
+    headersDistinct: { value: headersDistinct },
+  }) as IncomingMessage;
+}
