@@ -289,12 +289,13 @@ export const gatewayConfigSchema = z
     detection: detectionSchema,
     alerts: alertsSchema,
     auditRequests: z
-      .enum(['authenticated', 'all', 'none'])
-      .default('authenticated')
+      .enum(['refused', 'authenticated', 'all', 'none'])
+      .default('refused')
       .describe(
-        'Requests recorded as `authz.decision` audit events: every request with a valid token, admitted ' +
-          'or refused (authenticated); every request (all: anonymous refusals too, for low-volume APIs); ' +
-          'none. The access log records every request whatever this says',
+        'Requests recorded as `authz.decision` audit events: refusals of requests with a valid token ' +
+          '(refused); every request with a valid token, admitted or refused, so that `report access` ' +
+          'lists API calls (authenticated: costly at high load); every request, anonymous refusals too ' +
+          '(all, for low-volume APIs); none. The access log records every request whatever this says',
       ),
     admin: z
       .strictObject({

@@ -2,15 +2,18 @@ import { emitAuditEvent, type AuditEvent, type AuditSink, type Logger } from '@g
 
 /**
  * Which requests leave an `authz.decision` audit record (`gateway.auditRequests`):
- * - `authenticated` (default): every request that presented a valid token, admitted or refused
- *   (scope, rate limit, validation) — the accesses of a known client or data subject, which
- *   `gatehouse report access` lists. Anonymous refusals (no or a bad token, bans, bad paths) stay in
- *   the access log and feed the detectors, whose findings are audited: an attacker cannot make the
- *   tamper-evident store grow with requests that cost it nothing.
+ * - `refused` (default): the refusals of requests that presented a valid token (scope, rate limit,
+ *   validation) — denials of a known client or data subject, rare in normal traffic.
+ * - `authenticated`: every request that presented a valid token, admitted or refused — the API calls
+ *   of a client or data subject, which `gatehouse report access` then lists. Each record is a
+ *   hash-chained row: at full load this costs far more than the proxying (docs: gateway README).
  * - `all`: every request, anonymous refusals included (for low-volume APIs).
- * - `none`: no per-request record (the access log still has every request).
+ * - `none`: no per-request record.
+ * Anonymous refusals (no or a bad token, bans, bad paths) are left out except with `all`: they cost
+ * an attacker nothing, so they stay in the access log and feed the detectors, whose findings are
+ * audited. The access log records every request whatever the mode.
  */
-export type RequestAuditMode = 'authenticated' | 'all' | 'none';
+export type RequestAuditMode = 'refused' | 'authenticated' | 'all' | 'none';
 
 /** One finished request, as the pipeline saw it. */
 export interface RequestDecision {
@@ -45,7 +48,8 @@ export function createRequestAuditor(
   };
   return (decision) => {
     const authenticated = decision.clientId !== undefined || decision.sub !== undefined;
-    if (mode === 'authenticated' && !authenticated) return;
+    if (mode !== 'all' && !authenticated) return;
+    if (mode === 'refused' && decision.admitted) return;
     emitAuditEvent(audit, buildDecisionEvent(decision), onError);
   };
 }

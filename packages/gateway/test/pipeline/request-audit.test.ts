@@ -12,11 +12,12 @@ import { startGateway, type StartedGateway } from '../support/start-gateway.js';
 import type { GatewayConfigInput } from '../../src/index.js';
 
 /**
- * `gateway.auditRequests`: the gateway's decision on each finished request as an `authz.decision`
- * audit event (who, from where, which route and path, allow or deny and why) — by default for every
- * request that presented a valid token, so that `gatehouse report access` lists a data subject's API
- * calls; never for anonymous refusals unless `all` is set (an attacker cannot grow the audit log for
- * free); none with `none`. Never the query string or a token.
+ * `gateway.auditRequests`: the gateway's decision on a finished request as an `authz.decision` audit
+ * event (who, from where, which route and path, allow or deny and why) — by default for the refusals
+ * of requests with a valid token; with `authenticated` for every request with a valid token, so that
+ * `gatehouse report access` lists a data subject's API calls; never for anonymous refusals unless
+ * `all` is set (an attacker cannot grow the audit log for free); none with `none`. Never the query
+ * string or a token.
  */
 let as: TestAuthServer;
 let upstream: RecordingUpstream;
@@ -41,7 +42,9 @@ afterAll(async () => {
   await as.close();
 });
 
-async function gateway(auditRequests?: 'authenticated' | 'all' | 'none'): Promise<StartedGateway> {
+async function gateway(
+  auditRequests?: 'refused' | 'authenticated' | 'all' | 'none',
+): Promise<StartedGateway> {
   const config: Omit<GatewayConfigInput, 'listen'> = {
     auth: { issuer: as.issuer, audience: [API], ...gatewayClient },
     bruteForce: { enabled: false },
@@ -76,9 +79,25 @@ async function call(gw: StartedGateway, path: string, token?: string, method = '
   return res.status;
 }
 
-describe('gateway.auditRequests: authenticated (default)', () => {
-  it('records an admitted request and the refusals of a valid token, each with its reason', async () => {
+describe('gateway.auditRequests: refused (default)', () => {
+  it('records the refusals of a valid token, not its admitted requests', async () => {
     const gw = await gateway();
+    const token = await as.tokenFor(partner, { resource: API, scope: 'accounts:read' });
+    expect(await call(gw, '/api/accounts', token)).toBe(200);
+    expect(await call(gw, '/api/accounts', token, 'POST')).toBe(403); // scope
+    expect(await call(gw, '/api/accounts')).toBe(401); // anonymous: never
+    expect(await call(gw, '/api/accounts', token)).toBe(429); // rate limit (1 per hour)
+    await expect.poll(() => decisions(gw).length).toBe(2);
+    expect(decisions(gw).map((e) => [e.decision, e.reason])).toEqual([
+      ['deny', 'ERR_INSUFFICIENT_SCOPE'],
+      ['deny', 'ERR_GATEWAY_RATE_LIMITED'],
+    ]);
+  });
+});
+
+describe('gateway.auditRequests: authenticated', () => {
+  it('records an admitted request and the refusals of a valid token, each with its reason', async () => {
+    const gw = await gateway('authenticated');
     const token = await as.tokenFor(partner, { resource: API, scope: 'accounts:read' });
     expect(await call(gw, '/api/accounts/acc_1?secret=s3cret', token)).toBe(200);
     expect(await call(gw, '/api/accounts', token, 'POST')).toBe(403); // scope
@@ -115,7 +134,7 @@ describe('gateway.auditRequests: authenticated (default)', () => {
   });
 
   it('does not record anonymous requests, admitted or refused', async () => {
-    const gw = await gateway();
+    const gw = await gateway('authenticated');
     expect(await call(gw, '/public/status')).toBe(200);
     expect(await call(gw, '/api/accounts')).toBe(401);
     expect(await call(gw, '/api/accounts', 'not-a-token')).toBe(401);
