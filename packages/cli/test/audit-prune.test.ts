@@ -1,10 +1,9 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { AuditSigner, AuditStore } from '@gatehouse/audit';
 import { createAuthServer } from '@gatehouse/auth-server';
-import { openSqlDatabase, type AuditEvent } from '@gatehouse/core';
+import type { AuditEvent } from '@gatehouse/core';
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { withRuntime } from '../src/commands/common.js';
@@ -12,7 +11,7 @@ import { run } from '../src/index.js';
 import { loadDeployment } from '../src/config/load-deployment.js';
 import type { CliIo } from '../src/io.js';
 import { loadDeploymentKek } from '../src/runtime/kek.js';
-import { readAuditEvents } from './helpers/audit.js';
+import { readAuditEvents, withDatabase } from './helpers/audit.js';
 import { BIN, builtOrSkip, childEnv, distOf } from './helpers/binary.js';
 import { createTestDeployment, type TestDeployment } from './helpers/cli.js';
 
@@ -86,18 +85,6 @@ async function prepare(deployment: TestDeployment, sub = 'alice'): Promise<Prepa
   });
   for (let i = 0; i < 2; i++) expect((await deployment.run(['clients', 'list'])).code).toBe(0);
   return { throughSeq, oldTime };
-}
-
-async function withDatabase<T>(
-  deployment: TestDeployment,
-  fn: (db: ReturnType<typeof openSqlDatabase>['db']) => Promise<T>,
-): Promise<T> {
-  const database = openSqlDatabase({ sqliteFile: join(deployment.dataDir, 'gatehouse.db') });
-  try {
-    return await fn(database.db);
-  } finally {
-    await database.close();
-  }
 }
 
 const checkpointSeqs = (deployment: TestDeployment): Promise<number[]> =>

@@ -1,24 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { openSqlDatabase } from '@gatehouse/core';
 import { sql } from 'kysely';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { readAuditEvents } from './helpers/audit.js';
+import { readAuditEvents, withDatabase } from './helpers/audit.js';
 import { builtOrSkip, childEnv, distOf, startBinary, type Started } from './helpers/binary.js';
 import { createTestDeployment, type TestDeployment } from './helpers/cli.js';
-
-/** Runs raw SQL on a deployment's SQLite file (the tampering an attacker with database access does). */
-async function withDatabase<T>(
-  deployment: TestDeployment,
-  fn: (db: ReturnType<typeof openSqlDatabase>['db']) => Promise<T>,
-): Promise<T> {
-  const database = openSqlDatabase({ sqliteFile: join(deployment.dataDir, 'gatehouse.db') });
-  try {
-    return await fn(database.db);
-  } finally {
-    await database.close();
-  }
-}
 
 interface ExportedDoc {
   readonly '@timestamp': string;

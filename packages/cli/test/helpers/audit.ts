@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { createAuditStore, MAX_READ_LIMIT } from '@gatehouse/audit';
 import { openSqlDatabase, type AuditEvent } from '@gatehouse/core';
+import type { TestDeployment } from './cli.js';
 
 /**
  * The events in a data dir's audit store (its SQLite file), one JSON line each, in store order:
@@ -23,5 +24,18 @@ export async function readAuditEvents(dataDir: string): Promise<AuditEvent[]> {
     }
   } finally {
     await sql.close();
+  }
+}
+
+/** Opens a deployment's SQLite file for raw reads and writes (the tampering an attacker with database access does). */
+export async function withDatabase<T>(
+  deployment: TestDeployment,
+  fn: (db: ReturnType<typeof openSqlDatabase>['db']) => Promise<T>,
+): Promise<T> {
+  const database = openSqlDatabase({ sqliteFile: join(deployment.dataDir, 'gatehouse.db') });
+  try {
+    return await fn(database.db);
+  } finally {
+    await database.close();
   }
 }
