@@ -12,3 +12,4 @@ export {
   type ServiceStatus,
 } from './services.js';
 export { parseForm, type ParsedForm } from './html-form.js';
+export { relayTargetOf, startTcpRelay, type RelayTarget, type TcpRelay } from './tcp-relay.js';
