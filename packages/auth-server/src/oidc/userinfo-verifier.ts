@@ -1,4 +1,4 @@
-import { sharedReplayStore } from '@gatehouse/core';
+import { isGatehouseError, sharedReplayStore } from '@gatehouse/core';
 import {
   GuardError,
   createDpopVerifier,
@@ -33,7 +33,19 @@ function ownTokenVerifier(services: AuthServerServices): Verifier {
   let refused = 0;
   return {
     async verify(token: string): Promise<Principal> {
-      const found = await findToken(services, token, 'access_token');
+      let found;
+      try {
+        found = await findToken(services, token, 'access_token');
+      } catch (err) {
+        // A store that is down stays a 503 (Retry-After); as a GuardError its code, not
+        // ERR_INTERNAL, is what guard logs and audits for the refusal.
+        if (isGatehouseError(err) && err.status === 503)
+          throw new GuardError(err.code, {
+            ...(err.detail === undefined ? {} : { detail: err.detail }),
+            cause: err,
+          });
+        throw err;
+      }
       if (found?.kind !== 'access_token' || !found.active) {
         refused += 1;
         throw new GuardError('ERR_JWT_REVOKED', { detail: 'unknown, expired or revoked access token' });
@@ -61,6 +73,8 @@ function ownTokenVerifier(services: AuthServerServices): Verifier {
       // Revocation is read from the database on every request; nothing is cached here.
     },
     prewarm: () => Promise.resolve(),
+    // Tokens are looked up in the database: there is no key set to refresh.
+    refreshKeys: () => Promise.resolve(),
     stats: () => ({
       verified,
       refused,

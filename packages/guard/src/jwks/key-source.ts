@@ -12,4 +12,6 @@ export interface KeySource {
    * Absent for sources that never change.
    */
   isCurrent?(): boolean;
+  /** Fetches the keys now, whatever the cache and the cooldown say (absent for fixed keys). */
+  refresh?(): Promise<void>;
 }

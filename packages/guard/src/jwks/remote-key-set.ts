@@ -70,6 +70,15 @@ export class RemoteKeySet implements KeySource {
     await this.#refresh();
   }
 
+  /**
+   * Fetches now, past the cache and the cooldown (sharing a fetch in flight): for a trusted signal
+   * that the set changed, such as the authorization server's own key event. Never for a `kid` taken
+   * from a request: that is what the cooldown guards against.
+   */
+  async refresh(): Promise<void> {
+    await this.#refresh();
+  }
+
   isCurrent(): boolean {
     return this.#context.now() < this.#freshUntil;
   }

@@ -83,6 +83,12 @@ export interface Verifier {
   revoke(target: RevocationTarget): void;
   /** Loads the key set now (resolves when keys are usable). */
   prewarm(): Promise<void>;
+  /**
+   * Fetches the key set again now, bypassing its cache and cooldown: call it on a trusted signal
+   * that keys changed (the authorization server's key event), so a key published a moment ago is
+   * known before the first token it signs arrives. A no-op for static keys and secrets.
+   */
+  refreshKeys(): Promise<void>;
   stats(): Readonly<VerifierStats>;
   /** Stops listening to the revocation source. */
   close(): void;
@@ -328,6 +334,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
     verifyFromCache,
     revoke: (target) => revoked.add(target),
     prewarm: () => keys.prewarm(),
+    refreshKeys: async () => {
+      await keys.refresh?.();
+    },
     stats: () => ({ ...stats, cacheEntries: cache?.size ?? 0 }),
     close: () => unsubscribe?.(),
     algorithms: Object.freeze([...algorithms]),

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createVerifier } from '../../src/index.js';
 import { JwksServer } from '../helpers/jwks-server.js';
 import { createTestKey } from '../helpers/keys.js';
 import { NOW_MS } from '../helpers/tokens.js';
@@ -120,5 +121,47 @@ describe('RemoteKeySet — unknown-kid storm', () => {
     });
     expect(server.requests).toBe(3);
     expect(eventsOf(events, 'jwks.fetched')).toHaveLength(3);
+  });
+});
+
+describe('Verifier.refreshKeys — a trusted signal that keys changed', () => {
+  it('fetches at once, inside the unknown-kid cooldown, so a key published a moment ago verifies', async () => {
+    const oldKey = createTestKey('ES256');
+    const newKey = createTestKey('ES256');
+    server = await JwksServer.start({ keys: [oldKey.publicJwk], cacheControl: 'max-age=300' });
+    const clock = NOW_MS;
+    const { verifier } = remoteVerifier(server, { now: () => clock });
+    await verifier.prewarm();
+    server.keys = [oldKey.publicJwk, newKey.publicJwk];
+    // Without the signal: the cooldown since the prewarm holds the refetch back.
+    await expect(verifier.verify(tokenAt(newKey, clock))).rejects.toMatchObject({
+      code: 'ERR_JWKS_NO_MATCHING_KEY',
+    });
+    expect(server.requests).toBe(1);
+    // The authorization server says a key was published: fetched now, whatever the clock.
+    await verifier.refreshKeys();
+    expect(server.requests).toBe(2);
+    await expect(verifier.verify(tokenAt(newKey, clock))).resolves.toMatchObject({ sub: 'user-1' });
+    // Concurrent signals share one fetch.
+    await Promise.all([verifier.refreshKeys(), verifier.refreshKeys(), verifier.refreshKeys()]);
+    expect(server.requests).toBe(3);
+  });
+
+  it('is a no-op for a static key set and a shared secret', async () => {
+    server = await JwksServer.start({ keys: [] });
+    const key = createTestKey('ES256');
+    const fixed = createVerifier({
+      issuer: 'https://issuer.test',
+      audience: 'api',
+      jwks: { keys: [key.publicJwk] },
+    });
+    await expect(fixed.refreshKeys()).resolves.toBeUndefined();
+    const secret = createVerifier({
+      issuer: 'https://issuer.test',
+      audience: 'api',
+      secret: 'a-shared-secret-of-at-least-32-bytes!!',
+      algorithms: ['HS256'],
+    });
+    await expect(secret.refreshKeys()).resolves.toBeUndefined();
   });
 });
