@@ -5,6 +5,7 @@ import {
   attachOcspStapling,
   createMetricsRegistry,
   loadTlsServerOptions,
+  migrateRevocationFeed,
   migrateToLatest,
   watchTlsFiles,
   type CertificateInfo,
@@ -61,7 +62,9 @@ export interface AuthServer {
 
 /** Runs the authorization server's migrations (safe with several instances starting together). */
 export async function migrateAuthServer(db: Kysely<unknown>): Promise<readonly string[]> {
-  return migrateToLatest(db, 'auth_server', authServerMigrations);
+  const applied = await migrateToLatest(db, 'auth_server', authServerMigrations);
+  // The revocation feed (core) keeps its own history: gateways reading it migrate it too.
+  return [...applied, ...(await migrateRevocationFeed(db))];
 }
 
 /**

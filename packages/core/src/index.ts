@@ -105,3 +105,19 @@ export { loadTlsServerOptions, type TlsServerOptions } from './tls/load-tls-serv
 export { watchTlsFiles, type TlsReloader, type WatchTlsFilesOptions } from './tls/watch-tls-files.js';
 export { describeCertificate, type CertificateInfo } from './tls/describe-certificate.js';
 export { attachOcspStapling } from './tls/attach-ocsp-stapling.js';
+export {
+  REVOCATION_FEED_RETENTION_MS,
+  type RevocationFeedDatabase,
+  type RevocationFeedEntry,
+  type RevocationFeedEvent,
+  type RevocationFeedTable,
+} from './revocation-feed/revocation-feed-types.js';
+export {
+  migrateRevocationFeed,
+  REVOCATION_FEED_COMPONENT,
+  revocationFeedMigrations,
+} from './revocation-feed/migrate-revocation-feed.js';
+export { appendRevocation, type AppendRevocationOptions } from './revocation-feed/append-revocation.js';
+export { readRevocationsAfter } from './revocation-feed/read-revocations-after.js';
+export { latestRevocationCursor } from './revocation-feed/latest-revocation-cursor.js';
+export { pruneRevocations, type PruneRevocationsOptions } from './revocation-feed/prune-revocations.js';

@@ -4,7 +4,7 @@ import { appendFileSync, accessSync, constants } from 'node:fs';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
-import { probeTcp, requireService, serviceUrl } from '@gatehouse/testing';
+import { probeTcp, relayTargetOf, requireService, serviceUrl, startTcpRelay } from '@gatehouse/testing';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createRedisSharedState } from './redis-shared-state.js';
@@ -129,6 +129,40 @@ describe.skipIf(!redis.available)('createRedisSharedState on Redis', () => {
     await expect(raw.pttl(`${PREFIX}counter`)).resolves.toBeGreaterThan(4000);
   });
 
+  it('isUp: true while connected, also after a Redis error reply; false once closed', async () => {
+    const state = await createRedisSharedState({ url, prefix: PREFIX });
+    expect(state.isUp?.()).toBe(true);
+    await state.set('not-a-number', 'x');
+    // A Redis error reply is an answer: the store is up.
+    await expect(state.increment('not-a-number', 1000)).rejects.toMatchObject({
+      code: 'ERR_STORE_UNAVAILABLE',
+    });
+    expect(state.isUp?.()).toBe(true);
+    await state.close();
+    expect(state.isUp?.()).toBe(false);
+  });
+
+  it('isUp: false while the connection is cut, true again by itself once Redis is reachable', async () => {
+    const relay = await startTcpRelay([relayTargetOf(url, 6379)]);
+    try {
+      const state = await open({ url: relay.url('redis'), commandTimeoutMs: 300 });
+      const heard: string[] = [];
+      await state.subscribe('status', (m) => heard.push(m));
+      expect(state.isUp?.()).toBe(true);
+      await relay.cut();
+      await expect.poll(() => state.isUp?.(), { timeout: 5000, interval: 20 }).toBe(false);
+      await expect(state.get('k')).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
+      await relay.restore();
+      await expect.poll(() => state.isUp?.(), { timeout: 10_000, interval: 50 }).toBe(true);
+      // Up means subscribed again: an event published now arrives.
+      const publisher = await open();
+      await publisher.publish('status', 'back');
+      await expect.poll(() => heard, { timeout: 2000, interval: 20 }).toEqual(['back']);
+    } finally {
+      await relay.close();
+    }
+  });
+
   it('after close(), commands fail with ERR_STORE_UNAVAILABLE', async () => {
     const state = await createRedisSharedState({ url, prefix: PREFIX });
     await state.close();
@@ -221,5 +255,26 @@ describe.skipIf(redisServer === undefined)('createRedisSharedState: Redis going 
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     expect(heard[0]).toBe('again');
+  });
+
+  it('isUp: a server that hangs (connection open, no answers) is down until it answers again', async () => {
+    const port = await closedPort();
+    await startServer(port);
+    const state = await open({ url: `redis://127.0.0.1:${String(port)}`, commandTimeoutMs: 200 });
+    expect(state.isUp?.()).toBe(true);
+    server!.kill('SIGSTOP');
+    try {
+      await expect(state.get('k')).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
+      // The connections still look ready to ioredis; the failed command says otherwise, and the
+      // probes (one PING at a time) keep failing while the server is stopped.
+      expect(state.isUp?.()).toBe(false);
+      expect(state.isUp?.()).toBe(false);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(state.isUp?.()).toBe(false);
+    } finally {
+      server!.kill('SIGCONT');
+    }
+    await expect.poll(() => state.isUp?.(), { timeout: 5000, interval: 50 }).toBe(true);
+    await expect(state.setIfAbsent('k', 'v', 1000)).resolves.toBe(true);
   });
 });

@@ -17,6 +17,11 @@ local total = redis.call('INCRBY', KEYS[1], ARGV[1])
 if total == tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return total`;
 
+/** An error answer from Redis itself (redis-errors' ReplyError): Redis is there, the command was wrong. */
+function isReplyError(err: unknown): boolean {
+  return err instanceof Error && err.name === 'ReplyError';
+}
+
 function unavailable(cause: unknown): GatehouseError {
   return new GatehouseError('ERR_STORE_UNAVAILABLE', { detail: 'redis command failed', cause });
 }
@@ -56,10 +61,36 @@ export async function createRedisSharedState(options: RedisSharedStateOptions): 
     for (const listener of listeners.get(channel) ?? []) listener(message);
   });
 
+  // A connection can stay open while Redis no longer answers (a hung server, a partition without
+  // a reset): ioredis then still says `ready`. A command that failed for a reason other than a
+  // Redis error reply marks the store down until a command succeeds again (or a new connection).
+  let commandFailed = false;
+  let probing = false;
+  let closed = false;
+  client.on('ready', () => {
+    commandFailed = false;
+  });
+  const probe = (): void => {
+    if (probing) return;
+    probing = true;
+    client.ping().then(
+      () => {
+        commandFailed = false;
+        probing = false;
+      },
+      () => {
+        probing = false;
+      },
+    );
+  };
+
   const run = async <T>(command: () => Promise<T>): Promise<T> => {
     try {
-      return await command();
+      const result = await command();
+      commandFailed = false;
+      return result;
     } catch (cause) {
+      if (!isReplyError(cause)) commandFailed = true;
       throw unavailable(cause);
     }
   };
@@ -108,7 +139,16 @@ export async function createRedisSharedState(options: RedisSharedStateOptions): 
           }
         };
       }),
+    // Both connections ready (ioredis resubscribes every channel on a reconnect) and no command
+    // failing: while down, each call sends at most one PING, so a recovered server is seen again
+    // even when nothing else runs a command.
+    isUp: () => {
+      if (closed || client.status !== 'ready' || subscriber.status !== 'ready') return false;
+      if (commandFailed) probe();
+      return !commandFailed;
+    },
     close: async () => {
+      closed = true;
       listeners.clear();
       await Promise.allSettled([client.quit(), subscriber.quit()]);
     },

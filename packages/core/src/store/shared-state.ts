@@ -16,6 +16,13 @@ export interface SharedState {
   publish(channel: string, message: string): Promise<void>;
   /** Resolves once subscribed; the returned function unsubscribes. */
   subscribe(channel: string, listener: (message: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Whether the store can be used right now, subscriptions included. Pub/sub keeps nothing for a
+   * subscriber that is away: while this is false, events may be missed and a component that
+   * must not miss them reads a durable source instead (the gateway polls the revocation feed).
+   * Optional; absent means always (process memory). Cheap enough to call on every scrape or tick.
+   */
+  isUp?(): boolean;
   close(): Promise<void>;
 }
 
