@@ -1,4 +1,5 @@
 export { createAuthServer, migrateAuthServer, type AuthServer } from './create-auth-server.js';
+export { authServerMigrations } from './db/migrations.js';
 export {
   authServerConfigSchema,
   buildAuthServerConfig,
@@ -17,8 +18,10 @@ export {
 export type { Client, ClientAuthMethod, GrantType, TokenFormat } from './clients/client.js';
 export {
   createKeyService,
+  KEY_CHANNEL,
   readVerificationKey,
   type EmergencyRotation,
+  type KeyEvent,
   type KeyInfo,
   type KeyService,
   type VerificationKey,

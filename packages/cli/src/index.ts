@@ -10,3 +10,4 @@ export {
 export { loadDeployment, type Deployment, type LoadDeploymentOptions } from './config/load-deployment.js';
 export { deploymentFindings, type Finding } from './config/deployment-checks.js';
 export { renderConfigDoc } from './config/render-config-doc.js';
+export { MIGRATION_SETS, type MigrationStore, type RegisteredMigrationSet } from './commands/migrate.js';

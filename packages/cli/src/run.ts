@@ -11,6 +11,7 @@ import { doctorCommand } from './commands/doctor.js';
 import { gatewayCommand } from './commands/gateway.js';
 import { initCommand } from './commands/init.js';
 import { keysCommand } from './commands/keys.js';
+import { migrateCommand } from './commands/migrate.js';
 import { reroutesCommand } from './commands/reroutes.js';
 import { upCommand } from './commands/up.js';
 import { usersCommand } from './commands/users.js';
@@ -32,6 +33,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   clients: clientsCommand,
   users: usersCommand,
   keys: keysCommand,
+  migrate: migrateCommand,
   certs: certsCommand,
   config: configCommand,
   doctor: doctorCommand,

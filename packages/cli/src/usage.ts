@@ -65,6 +65,10 @@ Operations (directly on the stores of the configured data dir or DATABASE_URL; n
   report incidents [--from ISO] [--to ISO] [--format json|csv|html]
                                           detections, alerts and their actions, bans, lockouts, token
                                           reuse and key rotations of a period
+  migrate [--contract] [--json]           every component's schema migrations (each component also runs
+                                          them at start); contract migrations (drops, renames) wait for
+                                          --contract, given once every instance runs this version
+                                          (docs/upgrades.md)
   config validate [--config FILE] [--json]
                                           lists every problem; non-zero when invalid
   config schema                           JSON Schema of the configuration file

@@ -42,7 +42,13 @@ export {
   type SqlDatabaseOptions,
   type SqlEngine,
 } from './store/sql-database.js';
-export { migrateToLatest } from './store/migrate.js';
+export { migrateToLatest, runMigrations, type MigrateOptions, type MigrationRun } from './store/migrate.js';
+export {
+  migrationHistoryTable,
+  type MigrationPhase,
+  type MigrationSet,
+  type PhasedMigration,
+} from './store/migration-phase.js';
 export {
   BatchQueueFullError,
   createBatchWriter,

@@ -15,7 +15,7 @@ export {
   registerGatewayAdminRoutes,
   type GatewayAdminOptions,
 } from './admin/register-gateway-admin-routes.js';
-export { migrateGateway } from './db/migrations.js';
+export { GATEWAY_COMPONENT, gatewayMigrations, migrateGateway } from './db/migrations.js';
 export { createBanList, type Ban, type BanList } from './limits/ban-list.js';
 export { createRerouteList, type Reroute, type RerouteList } from './routing/reroute-list.js';
 export type { AlertActionRecord, AlertRecord, DetectionRecord, GatewayAlerts } from './detect/index.js';

@@ -213,7 +213,7 @@ export const authServerMigrations: Readonly<Record<string, Migration>> = {
   // RFC 8705: mutual-TLS client authentication (the registered certificate name of a
   // tls_client_auth client) and certificate-bound tokens (x5t#S256 of access tokens and of a public
   // client's refresh family). Added nullable (or defaulted) columns only: instances of the previous
-  // version already running keep working while others upgrade (a restarted one refuses the newer schema).
+  // version keep working while others upgrade, and restart on the newer schema (docs/upgrades.md).
   '0004-mtls': {
     async up(db: Kysely<unknown>): Promise<void> {
       await db.schema.alterTable('clients').addColumn('tls_client_auth_kind', 'text').execute();

@@ -7,8 +7,9 @@ import { once } from 'node:events';
 import BetterSqlite3 from 'better-sqlite3';
 import { requireService, serviceUrl } from '@gatehouse/testing';
 import { PostgresAdapter, sql, type Kysely, type Migration } from 'kysely';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { migrateToLatest } from './migrate.js';
+import { afterAll, afterEach, describe, expect, it, vi, type Mock } from 'vitest';
+import { migrateToLatest, runMigrations } from './migrate.js';
+import type { PhasedMigration } from './migration-phase.js';
 import { openSqlDatabase, type SqlDatabase, type SqlDatabaseOptions } from './sql-database.js';
 
 const pg = await requireService('postgres', 'core SQL migrations on PostgreSQL');
@@ -118,6 +119,26 @@ const runsTable: Migration = {
       .execute();
   },
 };
+
+/** A contract migration: drops `table`, which queries of the previous version may still use. */
+function drops(table: string): PhasedMigration {
+  return {
+    phase: 'contract',
+    up: async (db: Kysely<unknown>) => {
+      await db.schema.dropTable(table).execute();
+      await sql`insert into runs (name) values (${`drop ${table}`})`.execute(db);
+    },
+  };
+}
+
+/** Version 1 of a component, and version 2: it no longer uses table a (dropped by 003) and adds b. */
+const v1 = { '001_runs': runsTable, '002_a': creates('a') };
+const v2 = { ...v1, '003_drop_a': drops('a'), '004_b': creates('b') };
+
+/** A logger that keeps its warnings. */
+function recorder(): { readonly warn: Mock<(details: object, message: string) => void> } {
+  return { warn: vi.fn<(details: object, message: string) => void>() };
+}
 
 /** Tables of this test's database (on PostgreSQL: of its own schema; introspection lists every schema). */
 async function tableNames(db: Kysely<unknown>): Promise<string[]> {
@@ -251,7 +272,104 @@ for (const engine of engines) {
       expect(await history(db, 'core_migrations')).toEqual(['001_runs']);
     });
 
+    it('a table named like the history but of another shape is ERR_STORE_MIGRATION_FAILED, nothing applied', async () => {
+      const { db } = await fresh();
+      await sql`create table core_migrations (id integer)`.execute(db);
+      await expect(migrateToLatest(db, 'core', v1)).rejects.toMatchObject({
+        code: 'ERR_STORE_MIGRATION_FAILED',
+        detail: 'core migrations',
+      });
+      expect(await tableNames(db)).toEqual(['core_migrations']);
+    });
+
+    describe('expand/contract', () => {
+      it('at start a contract migration waits, saying so, while the expand migration after it applies', async () => {
+        const { db } = await fresh();
+        await migrateToLatest(db, 'core', v1);
+        const logger = recorder();
+        await expect(migrateToLatest(db, 'core', v2, { logger })).resolves.toEqual(['004_b']);
+        expect(logger.warn).toHaveBeenCalledExactlyOnceWith(
+          { migrations: 'core', heldBack: ['003_drop_a'] },
+          'contract migrations held back: run `gatehouse migrate --contract` once every instance runs this version',
+        );
+        expect(await tableNames(db)).toContain('a');
+        expect(await history(db, 'core_migrations')).toEqual(['001_runs', '002_a', '004_b']);
+        // Every start says it again until the operator runs it.
+        await expect(migrateToLatest(db, 'core', v2, { logger })).resolves.toEqual([]);
+        expect(logger.warn).toHaveBeenCalledTimes(2);
+      });
+
+      it('--contract applies the held-back migration once, recorded as a contract migration', async () => {
+        const { db } = await fresh();
+        await migrateToLatest(db, 'core', v1);
+        await migrateToLatest(db, 'core', v2, { logger: recorder() });
+        await expect(runMigrations(db, 'core', v2, { contract: true })).resolves.toEqual({
+          applied: ['003_drop_a'],
+          heldBack: [],
+          newer: [],
+        });
+        expect(await tableNames(db)).not.toContain('a');
+        expect(await runs(db)).toEqual(['a', 'b', 'drop a']);
+        expect(await history(db, 'core_migrations')).toEqual(['001_runs', '002_a', '003_drop_a', '004_b']);
+        expect(await history(db, 'core_migrations_contract')).toEqual(['003_drop_a']);
+        await expect(runMigrations(db, 'core', v2, { contract: true })).resolves.toEqual({
+          applied: [],
+          heldBack: [],
+          newer: [],
+        });
+        const logger = recorder();
+        await expect(migrateToLatest(db, 'core', v2, { logger })).resolves.toEqual([]);
+        expect(logger.warn).not.toHaveBeenCalled();
+      });
+
+      it('a fresh database applies contract migrations at start: no previous version runs on it', async () => {
+        const { db } = await fresh();
+        const logger = recorder();
+        await expect(migrateToLatest(db, 'core', v2, { logger })).resolves.toEqual([
+          '001_runs',
+          '002_a',
+          '003_drop_a',
+          '004_b',
+        ]);
+        expect(logger.warn).not.toHaveBeenCalled();
+        expect(await runs(db)).toEqual(['a', 'b', 'drop a']);
+      });
+
+      it('the previous version starts on the expanded schema, and refuses it once contracted', async () => {
+        const { db } = await fresh();
+        await migrateToLatest(db, 'core', v1);
+        await migrateToLatest(db, 'core', v2, { logger: recorder() });
+        // An instance of version 1 restarting during the rollout, or after a rollback.
+        const logger = recorder();
+        await expect(migrateToLatest(db, 'core', v1, { logger })).resolves.toEqual([]);
+        expect(logger.warn).toHaveBeenCalledExactlyOnceWith(
+          { migrations: 'core', newer: ['004_b'] },
+          'the schema is ahead of this version (a newer version migrated it); running as the previous version',
+        );
+        await sql`insert into a (id) values (1)`.execute(db);
+        await runMigrations(db, 'core', v2, { contract: true });
+        await expect(migrateToLatest(db, 'core', v1)).rejects.toMatchObject({
+          code: 'ERR_STORE_MIGRATION_FAILED',
+          detail:
+            'core migrations: a newer version ran the contract migration 003_drop_a; this version no longer runs on this schema',
+        });
+      });
+    });
+
     if (engine.shared) {
+      it('an instance starting while the operator runs --contract: each migration runs once, none fails', async () => {
+        const { target, db } = await fresh();
+        const other = handle(target);
+        await migrateToLatest(db, 'core', v1);
+        const results = await Promise.all([
+          migrateToLatest(db, 'core', v2, { logger: recorder() }),
+          runMigrations(other, 'core', v2, { contract: true }).then((run) => run.applied),
+        ]);
+        expect(results.flat().sort()).toEqual(['003_drop_a', '004_b']);
+        expect(await runs(db)).toEqual(['a', 'b', 'drop a']);
+        expect(await history(db, 'core_migrations')).toEqual(['001_runs', '002_a', '003_drop_a', '004_b']);
+      });
+
       it('two handles migrating at the same time run each migration exactly once', async () => {
         const { target, db } = await fresh();
         const other = handle(target);
@@ -378,5 +496,35 @@ describe('migrateToLatest when a schema vanishes during the catalog scan', () =>
     });
     expect(attempts).toBe(3);
     await database.close();
+  });
+});
+
+describe('migrateToLatest without a logger', () => {
+  it('writes the held-back warning as a JSON log line on standard error (stdout may be --json)', async () => {
+    const database = openSqlDatabase({ sqliteFile: ':memory:' });
+    await migrateToLatest(database.db, 'core', v1);
+    const written: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      written.push(String(chunk));
+      return true;
+    });
+    try {
+      await expect(migrateToLatest(database.db, 'core', v2)).resolves.toEqual(['004_b']);
+    } finally {
+      spy.mockRestore();
+      await database.close();
+    }
+    const lines = written
+      .filter((text) => text.includes('"heldBack"'))
+      .map((text) => JSON.parse(text) as unknown);
+    expect(lines).toEqual([
+      expect.objectContaining({
+        level: 40,
+        component: 'gatehouse',
+        migrations: 'core',
+        heldBack: ['003_drop_a'],
+        msg: expect.stringContaining('gatehouse migrate --contract'),
+      }),
+    ]);
   });
 });
