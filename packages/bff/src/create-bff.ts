@@ -124,7 +124,11 @@ export async function createBff(options: CreateBffOptions): Promise<Bff> {
         detail: 'session.redisUrl needs session.encryptionKey',
       });
     }
-    store = await createRedisSessionStore({ url: config.session.redisUrl, encryptionKey: configuredKey });
+    store = await createRedisSessionStore({
+      url: config.session.redisUrl,
+      encryptionKey: configuredKey,
+      keyPrefix: config.session.redisKeyPrefix,
+    });
   }
   if (store === undefined) {
     const sql = openSqlDatabase<BffDatabase>({

@@ -9,6 +9,8 @@ export interface AuthServerStoresOptions {
   readonly sqliteFile: string;
   /** Redis URL; without it process memory. */
   readonly redisUrl?: string | undefined;
+  /** Prefix of every Redis key and channel (default `gatehouse:`). */
+  readonly redisPrefix?: string | undefined;
 }
 
 export interface AuthServerStores {
@@ -27,7 +29,10 @@ export async function openAuthServerStores(options: AuthServerStoresOptions): Pr
   let state: SharedState | undefined;
   try {
     await migrateAuthServer(sql.db as Kysely<unknown>);
-    state = await openSharedState({ url: options.redisUrl });
+    state = await openSharedState({
+      url: options.redisUrl,
+      ...(options.redisPrefix === undefined ? {} : { prefix: options.redisPrefix }),
+    });
   } catch (err) {
     await sql.close();
     throw err;

@@ -81,6 +81,11 @@ export const bffConfigSchema = z
           .describe(
             'redis:// or rediss:// URL: sessions in Redis, shared by every BFF instance (needs encryptionKey)',
           ),
+        redisKeyPrefix: z
+          .string()
+          .regex(/^[A-Za-z0-9_.:-]{1,64}$/, '1 to 64 letters, digits, `_`, `.`, `:` or `-`')
+          .default('gatehouse:bff:')
+          .describe('Prefix of every session key in Redis, so that several deployments can share one Redis'),
         idleTimeoutSec: seconds(1800),
         absoluteTimeoutSec: seconds(28_800),
         loginTimeoutSec: seconds(600),

@@ -43,6 +43,14 @@ export const deploymentConfigSchema = z
             'Redis URL for several instances; default: process memory. ' +
               'The REDIS_URL environment variable overrides it',
           ),
+        prefix: z
+          .string()
+          .regex(/^[A-Za-z0-9_.:-]{1,64}$/, '1 to 64 letters, digits, `_`, `.`, `:` or `-`')
+          .default('gatehouse:')
+          .describe(
+            'Prefix of every Redis key and channel, so that several deployments (or environments) can share one ' +
+              'Redis; every instance of one deployment must use the same',
+          ),
       })
       .prefault({})
       .describe('Hot shared state: replay caches, counters, revocation and key events'),

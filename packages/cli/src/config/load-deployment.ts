@@ -16,6 +16,8 @@ export interface Deployment {
   readonly sqliteFile: string;
   /** Redis URL (REDIS_URL, else `sharedState.url`); undefined: process memory. */
   readonly redisUrl: string | undefined;
+  /** `sharedState.prefix`: the prefix of every Redis key and channel of this deployment. */
+  readonly redisPrefix: string;
   /** Absolute key-encryption key file, when configured. */
   readonly kekFile: string | undefined;
   /** NODE_ENV=production: unsafe settings refuse to start instead of warning. */
@@ -59,6 +61,7 @@ export async function loadDeployment(io: CliIo, options: LoadDeploymentOptions):
     databaseUrl,
     sqliteFile: resolve(dataDir, 'gatehouse.db'),
     redisUrl,
+    redisPrefix: config.sharedState.prefix,
     kekFile: config.kekFile === undefined ? undefined : resolve(folder, config.kekFile),
     production: io.env['NODE_ENV'] === 'production',
   };

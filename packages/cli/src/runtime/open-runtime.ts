@@ -116,6 +116,7 @@ export async function openRuntime(
       databaseUrl: deployment.databaseUrl,
       sqliteFile: deployment.sqliteFile,
       redisUrl: deployment.redisUrl,
+      redisPrefix: deployment.redisPrefix,
     });
   } catch (err) {
     flushLog();

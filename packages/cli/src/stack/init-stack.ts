@@ -166,6 +166,7 @@ async function createDemoPrincipals(
     databaseUrl: undefined,
     sqliteFile: files(stack.dataDir).database,
     redisUrl: undefined,
+    redisPrefix: config.sharedState.prefix,
     kekFile: undefined,
     production: false,
   };
