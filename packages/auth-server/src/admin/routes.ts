@@ -1,4 +1,9 @@
-import { buildProblemResponse, type HttpErrorResponse } from '@gatehouse/core';
+import {
+  buildProblemResponse,
+  isGatehouseError,
+  toErrorResponse,
+  type HttpErrorResponse,
+} from '@gatehouse/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { audit } from '../audit.js';
 import type { AuthServerDeps } from '../context.js';
@@ -79,6 +84,8 @@ export function registerAdminRoutes(app: FastifyInstance, services: AdminService
           );
         }
         request.log.error({ err }, 'admin request failed');
+        // A store that is down: 503 problem+json with Retry-After (nothing was changed), never 500.
+        if (isGatehouseError(err) && err.status === 503) return send(reply, toErrorResponse(err));
         return send(reply, buildProblemResponse({ status: 500 }));
       });
 

@@ -1,4 +1,11 @@
-import { GatehouseError, isGatehouseError, toErrorResponse, type ErrorCode } from '@gatehouse/core';
+import {
+  ERROR_CODES,
+  GatehouseError,
+  isGatehouseError,
+  toErrorResponse,
+  type ErrorCode,
+  type ErrorCodeInfo,
+} from '@gatehouse/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { audit } from '../audit.js';
 import type { Client } from '../clients/client.js';
@@ -47,8 +54,9 @@ export function expiredPage(ctx: InteractionContext): Page {
 
 /**
  * Route error handler of the browser-facing endpoints: a page, never JSON and never a redirect;
- * a bad form body (RFC 6749 §3.1 repeated parameter) is a 400 page, anything unexpected a 500 page
- * without detail (the detail goes to the log).
+ * a bad form body (RFC 6749 §3.1 repeated parameter) is a 400 page, a store that is down a 503
+ * page with `Retry-After` (RFC 9110 §10.2.3: nothing was done, the same form can be sent again),
+ * anything unexpected a 500 page without detail (the detail goes to the log).
  */
 export function pageErrorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
   const status = isGatehouseError(err)
@@ -60,6 +68,17 @@ export function pageErrorHandler(err: unknown, request: FastifyRequest, reply: F
     return;
   }
   request.log.error({ err }, 'request failed');
+  if (isGatehouseError(err) && err.status === 503) {
+    const info: ErrorCodeInfo = ERROR_CODES[err.code];
+    const { retryAfterSec } = info;
+    void sendPage(reply, {
+      status: 503,
+      title: 'Temporarily unavailable',
+      body: messagePage('Sign-in is temporarily unavailable. Please try again in a moment.'),
+      headers: retryAfterSec === undefined ? {} : { 'retry-after': String(retryAfterSec) },
+    });
+    return;
+  }
   void sendPage(reply, {
     status: 500,
     title: 'Something went wrong',

@@ -2,11 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { requireService, serviceUrl } from '@gatehouse/testing';
+import { relayTargetOf, requireService, serviceUrl, startTcpRelay, type TcpRelay } from '@gatehouse/testing';
 import { sql, type Kysely } from 'kysely';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   openSqlDatabase,
+  storeUnavailableOf,
   withStatementCache,
   type SqlDatabase,
   type SqlDatabaseOptions,
@@ -44,6 +45,17 @@ describe('openSqlDatabase: engine from the options', () => {
   const cases: Array<{ name: string; options: SqlDatabaseOptions; engine: SqlEngine }> = [
     { name: 'postgres:// URL', options: { url: 'postgres://u@127.0.0.1:1/db' }, engine: 'postgres' },
     { name: 'postgresql:// URL', options: { url: 'postgresql://u@127.0.0.1:1/db' }, engine: 'postgres' },
+    {
+      name: 'postgres:// URL with a connect_timeout',
+      options: { url: 'postgres://u@127.0.0.1:1/db?connect_timeout=3' },
+      engine: 'postgres',
+    },
+    // Not a WHATWG URL: opening still succeeds (pg reports it on connect, password redacted).
+    {
+      name: 'postgres:// URL pg parses',
+      options: { url: 'postgres://u:s3cret@[::1/db' },
+      engine: 'postgres',
+    },
     { name: 'no options: SQLite in memory', options: {}, engine: 'sqlite' },
     {
       name: 'url explicitly undefined',
@@ -276,6 +288,176 @@ describe.skipIf(!pg.available)('openSqlDatabase on PostgreSQL: pool', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     const [next] = await backendPids(db, 1);
     expect(next).not.toBe(pid);
+  });
+});
+
+describe('storeUnavailableOf: which PostgreSQL failures mean "not available now"', () => {
+  const coded = (message: string, code: string): Error => Object.assign(new Error(message), { code });
+  const cases: Array<{ name: string; err: unknown; detail: string | undefined }> = [
+    {
+      name: 'connection refused',
+      err: coded('connect ECONNREFUSED 10.0.0.7:5432', 'ECONNREFUSED'),
+      detail: 'postgres: ECONNREFUSED',
+    },
+    { name: 'connection reset', err: coded('read ECONNRESET', 'ECONNRESET'), detail: 'postgres: ECONNRESET' },
+    {
+      name: 'unknown host',
+      err: coded('getaddrinfo ENOTFOUND db', 'ENOTFOUND'),
+      detail: 'postgres: ENOTFOUND',
+    },
+    { name: 'SQLSTATE 08006 connection failure', err: coded('x', '08006'), detail: 'postgres: 08006' },
+    { name: 'SQLSTATE 53300 too many connections', err: coded('x', '53300'), detail: 'postgres: 53300' },
+    { name: 'SQLSTATE 57P01 admin shutdown', err: coded('x', '57P01'), detail: 'postgres: 57P01' },
+    { name: 'SQLSTATE 57P03 cannot connect now', err: coded('x', '57P03'), detail: 'postgres: 57P03' },
+    { name: 'SQLSTATE 57014 statement timeout', err: coded('x', '57014'), detail: 'postgres: 57014' },
+    {
+      name: 'pg connect timer',
+      err: new Error('Connection terminated due to connection timeout'),
+      detail: 'postgres: connect timeout',
+    },
+    {
+      name: 'pg-pool connect timer',
+      err: new Error('timeout exceeded when trying to connect'),
+      detail: 'postgres: connect timeout',
+    },
+    { name: 'pg query_timeout', err: new Error('Query read timeout'), detail: 'postgres: query timeout' },
+    {
+      name: 'socket lost',
+      err: new Error('Connection terminated unexpectedly'),
+      detail: 'postgres: connection lost',
+    },
+    {
+      name: 'client broken by an earlier error',
+      err: new Error('Client has encountered a connection error and is not queryable'),
+      detail: 'postgres: connection lost',
+    },
+    // Everything else is the caller's to handle, unchanged.
+    { name: 'unique violation 23505', err: coded('duplicate key', '23505'), detail: undefined },
+    { name: 'schema missing 3F000', err: coded('no schema', '3F000'), detail: undefined },
+    { name: 'auth failure 28P01', err: coded('password authentication failed', '28P01'), detail: undefined },
+    { name: 'another code', err: coded('x', 'ERR_SOMETHING'), detail: undefined },
+    { name: 'another message', err: new Error('syntax error at or near "selec"'), detail: undefined },
+    { name: 'not an Error', err: 'ECONNREFUSED', detail: undefined },
+  ];
+
+  it.each(cases)('$name -> $detail', ({ err, detail }) => {
+    const mapped = storeUnavailableOf(err);
+    if (detail === undefined) {
+      expect(mapped).toBeUndefined();
+      return;
+    }
+    expect(mapped).toMatchObject({ code: 'ERR_STORE_UNAVAILABLE', status: 503, detail, cause: err });
+    // The driver's message (it may name the host) stays in `cause`, out of message and detail.
+    expect(JSON.stringify(mapped)).not.toContain('10.0.0.7');
+  });
+});
+
+describe.skipIf(!pg.available)('openSqlDatabase on PostgreSQL: the database going away', () => {
+  let relay: TcpRelay;
+  beforeEach(async () => {
+    relay = await startTcpRelay([relayTargetOf(pgUrl, 5432)]);
+  });
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((d) => d.close()));
+    await relay.close();
+  });
+
+  /** The test database's URL through the relay, with extra query parameters. */
+  function viaRelay(params: Record<string, string> = {}): string {
+    const url = new URL(pgUrl);
+    url.host = `127.0.0.1:${relay.port}`;
+    for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
+    return url.toString();
+  }
+
+  async function failure(run: () => Promise<unknown>): Promise<{ err: unknown; ms: number }> {
+    const started = performance.now();
+    try {
+      await run();
+    } catch (err) {
+      return { err, ms: performance.now() - started };
+    }
+    throw new Error('expected a failure');
+  }
+
+  it('refused: ERR_STORE_UNAVAILABLE at once; back: the same handle works again', async () => {
+    const { db } = open({ url: viaRelay(), poolSize: 2 });
+    await sql`select 1`.execute(db);
+    await relay.cut();
+    // The pooled connection may be handed out before its close is noticed: that one is lost.
+    const first = await failure(() => sql`select 1`.execute(db));
+    expect(first.err).toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
+    expect((first.err as { detail: string }).detail).toMatch(/^postgres: (ECONNREFUSED|connection lost)$/);
+    const { err, ms } = await failure(() => sql`select 1`.execute(db));
+    expect(err).toMatchObject({ code: 'ERR_STORE_UNAVAILABLE', detail: 'postgres: ECONNREFUSED' });
+    expect(ms).toBeLessThan(1000);
+    await relay.restore();
+    expect((await sql<{ v: number }>`select 1 as v`.execute(db)).rows).toEqual([{ v: 1 }]);
+  });
+
+  it('hanging: ERR_STORE_UNAVAILABLE after the connect timeout (option), never a wait without end', async () => {
+    const { db } = open({ url: viaRelay(), connectTimeoutMs: 200 });
+    relay.setBlackhole(true);
+    const { err, ms } = await failure(() => sql`select 1`.execute(db));
+    expect(err).toMatchObject({ code: 'ERR_STORE_UNAVAILABLE', detail: 'postgres: connect timeout' });
+    expect(ms).toBeGreaterThanOrEqual(150);
+    expect(ms).toBeLessThan(1500);
+    relay.setBlackhole(false);
+    expect((await sql<{ v: number }>`select 1 as v`.execute(db)).rows).toEqual([{ v: 1 }]);
+  });
+
+  it("hanging: libpq's connect_timeout (seconds) in the URL sets the connect timeout", async () => {
+    const { db } = open({ url: viaRelay({ connect_timeout: '1' }) });
+    relay.setBlackhole(true);
+    const { err, ms } = await failure(() => sql`select 1`.execute(db));
+    expect(err).toMatchObject({ code: 'ERR_STORE_UNAVAILABLE', detail: 'postgres: connect timeout' });
+    expect(ms).toBeGreaterThanOrEqual(900);
+    expect(ms).toBeLessThan(2500);
+  });
+
+  it('cut during a query and a transaction: the query fails as unavailable and the process lives on', async () => {
+    const { db } = open({ url: viaRelay(), poolSize: 1 });
+    await sql`select 1`.execute(db);
+    setTimeout(() => void relay.cut(), 100);
+    // Without a listener on the checked-out client, pg's 'error' event would crash the process.
+    const inQuery = await failure(() => sql`select pg_sleep(2)`.execute(db));
+    expect(inQuery.err).toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
+    await relay.restore();
+    const inTransaction = await failure(() =>
+      db.transaction().execute(async (trx) => {
+        await sql`select 1`.execute(trx);
+        await relay.cut();
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        await sql`select 1`.execute(trx);
+      }),
+    );
+    expect(inTransaction.err).toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
+    await relay.restore();
+    expect((await sql<{ v: number }>`select 1 as v`.execute(db)).rows).toEqual([{ v: 1 }]);
+  });
+
+  it('query_timeout (URL): unavailable, and the stuck connection is dropped, not reused', async () => {
+    const { db } = open({ url: viaRelay({ query_timeout: '100' }), poolSize: 1 });
+    const { err } = await failure(() => sql`select pg_sleep(1)`.execute(db));
+    expect(err).toMatchObject({ code: 'ERR_STORE_UNAVAILABLE', detail: 'postgres: query timeout' });
+    // On the one pooled connection this would wait behind the sleeping query: it gets a new one.
+    const started = performance.now();
+    await sql`select 1`.execute(db);
+    expect(performance.now() - started).toBeLessThan(500);
+  });
+
+  it('statement_timeout (URL, SQLSTATE 57014) is unavailable; a wrong query or a refused login is not', async () => {
+    const { db } = open({ url: viaRelay({ statement_timeout: '50' }), poolSize: 1 });
+    const timedOut = await failure(() => sql`select pg_sleep(1)`.execute(db));
+    expect(timedOut.err).toMatchObject({ code: 'ERR_STORE_UNAVAILABLE', detail: 'postgres: 57014' });
+    const wrong = await failure(() => sql`selec 1`.execute(db));
+    expect(wrong.err).toMatchObject({ code: '42601' });
+    // The connection of a query error is kept: the next query runs on it.
+    expect((await sql<{ v: number }>`select 1 as v`.execute(db)).rows).toEqual([{ v: 1 }]);
+    const stranger = new URL(viaRelay());
+    stranger.username = `nobody_${randomBytes(4).toString('hex')}`;
+    const refused = await failure(() => sql`select 1`.execute(open({ url: stranger.toString() }).db));
+    expect(refused.err).toMatchObject({ code: '28000' });
   });
 });
 

@@ -2,7 +2,14 @@ import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase } from 'kysely';
+import {
+  Kysely,
+  PostgresDialect,
+  SqliteDialect,
+  type PostgresPool,
+  type PostgresPoolClient,
+  type SqliteDatabase,
+} from 'kysely';
 import type pg from 'pg';
 import { GatehouseError } from '../errors/gatehouse-error.js';
 
@@ -26,7 +33,16 @@ export interface SqlDatabaseOptions {
   readonly sqliteSynchronous?: 'normal' | 'full';
   /** PostgreSQL pool size (default 10). */
   readonly poolSize?: number;
+  /**
+   * How long opening a PostgreSQL connection may take, in milliseconds (default: the URL's
+   * `connect_timeout` in seconds, else 5000). A database that refuses or never answers is then a
+   * fast `ERR_STORE_UNAVAILABLE`, not a request that hangs.
+   */
+  readonly connectTimeoutMs?: number;
 }
+
+/** Connect timeout when neither the options nor the URL (`connect_timeout`) set one. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 
 export interface SqlDatabase<DB> {
   readonly db: Kysely<DB>;
@@ -46,10 +62,15 @@ export function openSqlDatabase<DB>(options: SqlDatabaseOptions): SqlDatabase<DB
     const types = new pg.TypeOverrides();
     types.setTypeParser(pg.types.builtins.INT8, Number);
     types.setTypeParser(pg.types.builtins.NUMERIC, Number);
-    const pool = new pg.Pool({ connectionString: options.url, max: options.poolSize ?? 10, types });
+    const pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.poolSize ?? 10,
+      types,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? connectTimeoutOf(options.url),
+    });
     // An idle client losing its connection must not crash the process; the next query reconnects.
     pool.on('error', () => undefined);
-    const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+    const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: withUnavailableErrors(pool) }) });
     return { db, engine: 'postgres', close: () => db.destroy() };
   }
   if (options.url !== undefined) {
@@ -67,6 +88,123 @@ export function openSqlDatabase<DB>(options: SqlDatabaseOptions): SqlDatabase<DB
   sqlite.pragma('busy_timeout = 5000');
   const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   return { db, engine: 'sqlite', close: () => db.destroy() };
+}
+
+/**
+ * libpq's `connect_timeout` (seconds) of a URL, in milliseconds; the default when absent or not a
+ * positive number. (pg itself reads it only with the native driver.)
+ */
+function connectTimeoutOf(url: string): number {
+  let seconds = Number.NaN;
+  try {
+    seconds = Number(new URL(url).searchParams.get('connect_timeout') ?? Number.NaN);
+  } catch {
+    // Not a URL to WHATWG (its error would carry the password): pg reports it, redacted, on connect.
+  }
+  return seconds > 0 ? seconds * 1000 : DEFAULT_CONNECT_TIMEOUT_MS;
+}
+
+/** Socket errors that mean the server cannot be reached or the connection was lost. */
+const NETWORK_ERRORS: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
+/**
+ * pg's own connection failures carry no code, only these messages (pg 8: a lost socket, the
+ * connect and `query_timeout` timers, a client broken by an earlier error), each mapped to a
+ * fixed detail for the log.
+ */
+const DRIVER_FAILURES: ReadonlyArray<readonly [RegExp, string]> = [
+  [/^Connection terminated due to connection timeout/, 'connect timeout'],
+  [/^timeout exceeded when trying to connect/, 'connect timeout'],
+  [/^Query read timeout/, 'query timeout'],
+  [/^Connection terminated/, 'connection lost'],
+  [/is not queryable/, 'connection lost'],
+];
+
+/**
+ * SQLSTATEs that say the server is unreachable, overloaded or going away, not that the query is
+ * wrong: class 08 (connection exception), class 53 (insufficient resources: too many
+ * connections, disk full), 57P01-57P03 (shutdown, crash, not yet accepting connections) and
+ * 57014 (`statement_timeout` cancelled the query).
+ */
+function isUnavailableState(state: string): boolean {
+  return /^(08|53)/.test(state) || /^57P0[123]$/.test(state) || state === '57014';
+}
+
+/**
+ * The store error of a PostgreSQL failure that means "the database is not available now": a
+ * `GatehouseError('ERR_STORE_UNAVAILABLE')` (503 with `Retry-After`) whose detail is a fixed
+ * label, never the driver's message (which may name the host); undefined for any other error
+ * (a constraint violation, a syntax error), which callers see unchanged.
+ */
+export function storeUnavailableOf(err: unknown): GatehouseError<'ERR_STORE_UNAVAILABLE'> | undefined {
+  if (!(err instanceof Error)) return undefined;
+  const code = (err as { code?: unknown }).code;
+  let label: string | undefined;
+  if (typeof code === 'string') {
+    if (NETWORK_ERRORS.has(code) || (/^[0-9A-Z]{5}$/.test(code) && isUnavailableState(code))) label = code;
+  } else {
+    label = DRIVER_FAILURES.find(([pattern]) => pattern.test(err.message))?.[1];
+  }
+  if (label === undefined) return undefined;
+  return new GatehouseError('ERR_STORE_UNAVAILABLE', { detail: `postgres: ${label}`, cause: err });
+}
+
+/**
+ * The pool kysely sees: pg's, with "database unavailable" failures (`storeUnavailableOf`) raised
+ * as `ERR_STORE_UNAVAILABLE` so that every caller answers 503 instead of 500, and the connection
+ * of such a failure destroyed instead of returned to the pool (after a `query_timeout` its socket
+ * may still hang, and every later query on it would wait behind the lost one).
+ *
+ * pg-pool listens for a client's `error` event only while the client is idle; a checked-out client
+ * whose socket dies emits it with no listener, which crashes the process (pg rejects the query as
+ * well). The listener here covers the checked-out time: the query fails, the process lives.
+ */
+function withUnavailableErrors(pool: pg.Pool): PostgresPool {
+  return {
+    async connect(): Promise<PostgresPoolClient> {
+      let client: pg.PoolClient;
+      try {
+        client = await pool.connect();
+      } catch (err) {
+        throw storeUnavailableOf(err) ?? err;
+      }
+      let broken = false;
+      const onError = (): void => {
+        broken = true;
+      };
+      client.on('error', onError);
+      const query = async (text: string, parameters: readonly unknown[]): Promise<pg.QueryResult> => {
+        try {
+          // kysely passes a fresh array of its own; pg only reads it.
+          return await client.query(text, parameters as unknown[]);
+        } catch (err) {
+          const unavailable = storeUnavailableOf(err);
+          if (unavailable === undefined) throw err;
+          broken = true;
+          throw unavailable;
+        }
+      };
+      return {
+        // kysely calls the cursor overload only when a `cursor` class is configured (never here).
+        query: query as unknown as PostgresPoolClient['query'],
+        release: (destroy) => {
+          client.off('error', onError);
+          client.release(destroy === true || broken);
+        },
+      };
+    },
+    end: () => pool.end(),
+  };
 }
 
 /** Most prepared statements kept per SQLite database (queries are a fixed set of shapes). */
