@@ -30,7 +30,12 @@ import { createGatewayAuthenticator, type GatewayAuthenticator } from './auth/in
 import type { GatewayConfig } from './config/schema.js';
 import { migrateGateway } from './db/migrations.js';
 import type { GatewayDatabase } from './db/schema.js';
-import { createAbuseMonitor, type DetectionRecord, type GatewayAlerts } from './detect/index.js';
+import {
+  createAbuseMonitor,
+  openWindowStore,
+  type DetectionRecord,
+  type GatewayAlerts,
+} from './detect/index.js';
 import { createBanList, type BanList } from './limits/ban-list.js';
 import { createBruteForceDetector } from './limits/brute-force.js';
 import { createMemoryRateLimitStore } from './limits/memory-rate-limit-store.js';
@@ -57,6 +62,8 @@ export interface GatewayDeps {
   readonly audit?: AuditSink;
   /** Redis URL for `rateLimit.store: redis`. */
   readonly redisUrl?: string | undefined;
+  /** Prefix of the rate-limit keys in Redis (`sharedState.prefix`; default `gatehouse:`). */
+  readonly redisPrefix?: string | undefined;
   /** Registry to add the gateway's series to (shared with other components in `gatehouse up`). */
   readonly metrics?: MetricsRegistry;
   readonly now?: () => number;
@@ -74,7 +81,10 @@ export interface GatewayHealth {
 export interface Gateway {
   /** Binds the listener of the configuration; resolves to its URL (https:// with `listen.tls`). */
   listen(): Promise<string>;
-  /** URL of the external-authorization listener (`extAuthz`), once listening; undefined without one. */
+  /**
+   * URL of the external-authorization listener (`extAuthz`; https:// with `extAuthz.listen.tls`),
+   * once listening; undefined without one.
+   */
   extAuthzUrl(): string | undefined;
   /**
    * A node:http server; with `listen.tls`, a node:http2 secure server that also speaks HTTP/1.1
@@ -100,13 +110,15 @@ export interface Gateway {
   reload(config: GatewayConfig): Promise<void>;
   health(): GatewayHealth;
   /**
-   * Re-reads the certificate files of `listen.tls` (SIGHUP; they are also watched). Resolves false
-   * when they were refused (the previous certificate stays), true otherwise or without TLS.
+   * Re-reads the certificate files of `listen.tls` and `extAuthz.listen.tls` (SIGHUP; they are also
+   * watched). Resolves false when a listener's were refused (its previous certificate stays), true
+   * otherwise or without TLS.
    */
   reloadCertificates(): Promise<boolean>;
   /**
    * Records the certificate a TLS listener serves in `gatehouse_tls_certificate_expiry_seconds`
-   * (the gateway's own listener reports itself as `gateway`; `gatehouse gateway` adds `admin`).
+   * (the gateway's own listeners report themselves as `gateway` and `ext-authz`; `gatehouse gateway`
+   * adds `admin`).
    */
   recordCertificate(listener: string, info: CertificateInfo): void;
   /** Stops accepting, lets in-flight requests finish (up to `graceMs`), then releases everything. */
@@ -152,6 +164,7 @@ async function openRateLimitStore(deps: GatewayDeps): Promise<RateLimitStore> {
   // With a fallback (open, local) the gateway starts while Redis is down and reconnects by itself.
   return createRedisRateLimitStore({
     url: deps.redisUrl,
+    ...(deps.redisPrefix === undefined ? {} : { prefix: deps.redisPrefix }),
     requireConnection: deps.config.rateLimit.onStoreFailure === 'closed',
   });
 }
@@ -173,10 +186,24 @@ async function openAuthenticator(
       introspectionCache: { maxEntries: auth.introspectionCacheSize, negativeTtlMs: auth.negativeCacheMs },
       exchangeCache: { maxEntries: auth.introspectionCacheSize },
       timeoutMs: auth.timeoutMs,
+      jwksMaxStaleSec: auth.jwksMaxStaleSec,
+      revocationPollMs: auth.revocationPollMs,
+      revocationResyncMs: auth.revocationResyncMs,
     },
-    { state: deps.state, logger: deps.logger, ...(deps.now === undefined ? {} : { now: deps.now }) },
+    {
+      state: deps.state,
+      // The revocation feed lives in the deployment's database, next to the bans.
+      db: deps.db,
+      logger: deps.logger,
+      ...(deps.now === undefined ? {} : { now: deps.now }),
+    },
   );
-  await authenticator.start();
+  try {
+    await authenticator.start();
+  } catch (err) {
+    await authenticator.close();
+    throw err;
+  }
   return authenticator;
 }
 
@@ -234,12 +261,29 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     now,
     logger,
   });
+  // The detectors' windows (`detection.store`, read at start); Redis down does not stop the start.
+  const windows = await openWindowStore(deps.config.detection, {
+    redisUrl: deps.redisUrl,
+    redisPrefix: deps.redisPrefix,
+    logger,
+  }).catch(async (err: unknown) => {
+    await Promise.allSettled([
+      runtime.close(),
+      store.close(),
+      limiter.close(),
+      authenticator?.close(),
+      bans.stop(),
+      reroutes.stop(),
+    ]);
+    throw err;
+  });
   /** Everything the gateway opened: released on close, or when the start fails after this point. */
   const releaseAll = (): Promise<unknown> =>
     Promise.allSettled([
       runtime.close(),
       store.close(),
       limiter.close(),
+      windows.close(),
       authenticator?.close(),
       bans.stop(),
       reroutes.stop(),
@@ -263,6 +307,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
 
   const metrics = deps.metrics ?? createMetricsRegistry();
   const gatewayMetrics = createGatewayMetrics(metrics, {
+    sharedStateUp: () => deps.state.isUp?.() ?? true,
     bansActive: () => bans.activeCount(),
     reroutes: () =>
       runtime.config.routes
@@ -286,6 +331,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     now,
     logger,
     audit: deps.audit,
+    windows,
   });
   abuse.apply(runtime.config);
 
@@ -345,14 +391,27 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   };
   // External authorization (issue 7): the same pipeline, answering instead of proxying, on a
   // listener of its own. The check carries the original target once more (X-Original-URI).
-  const extAuthz: ExtAuthzListener | undefined =
-    deps.config.extAuthz === undefined
-      ? undefined
-      : createExtAuthzListener(
-          deps.config.extAuthz.listen,
-          { ...httpOptions, maxHeaderSize: limits.maxHeaderBytes + limits.maxUrlLength },
-          createExtAuthzHandler({ pipeline: pipelineDeps, logger }),
-        );
+  let extAuthz: ExtAuthzListener | undefined;
+  try {
+    extAuthz =
+      deps.config.extAuthz === undefined
+        ? undefined
+        : createExtAuthzListener(
+            deps.config.extAuthz.listen,
+            { ...httpOptions, maxHeaderSize: limits.maxHeaderBytes + limits.maxUrlLength },
+            createExtAuthzHandler({ pipeline: pipelineDeps, logger }),
+            {
+              baseDir: deps.baseDir,
+              handshakeTimeoutMs: limits.headersTimeoutMs,
+              logger,
+              onCertificate: (info) => gatewayMetrics.certificateLoaded('ext-authz', info),
+            },
+          );
+  } catch (err) {
+    // Unusable files of `extAuthz.listen.tls`: release what was opened, then fail the start.
+    await releaseAll();
+    throw err;
+  }
   if (extAuthz !== undefined) extAuthz.server.maxHeadersCount = limits.maxHeaderCount + 8;
   // The listener is fixed at start: `listen` (and so `listen.tls`) is not reloadable, but the
   // certificate files are (watched, and on SIGHUP through reloadCertificates).
@@ -383,6 +442,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     }
   } catch (err) {
     // Unusable certificate files: release what was opened, then fail the start.
+    await extAuthz?.close(0);
     await releaseAll();
     throw err;
   }
@@ -507,7 +567,11 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
         })),
       };
     },
-    reloadCertificates: () => certificates?.reload() ?? Promise.resolve(true),
+    reloadCertificates: async () => {
+      // Each listener keeps its certificate, and logs why, when its new files are refused.
+      const reloaded = await Promise.all([certificates?.reload(), extAuthz?.reloadCertificates()]);
+      return reloaded.every((ok) => ok !== false);
+    },
     recordCertificate: (listener, info) => gatewayMetrics.certificateLoaded(listener, info),
     async close(graceMs = 10_000) {
       draining = true;

@@ -44,6 +44,7 @@ export async function gatewayCommand(args: readonly string[], io: CliIo): Promis
       logger: runtime.logger,
       audit: runtime.audit.sink,
       redisUrl: deployment.redisUrl,
+      redisPrefix: deployment.redisPrefix,
     });
     const running = gateway;
     const reload = async (): Promise<void> => {

@@ -13,8 +13,11 @@ import { discoverEndpoints, isAllowedEndpoint, type AuthServerEndpoints } from '
 import { exchangeToken, type ExchangedToken } from './exchange-token.js';
 import { extractCredentials, looksLikeJwt, type Credentials } from './extract-credentials.js';
 import { introspectToken, type ActiveToken } from './introspect-token.js';
+import { createRevocationFeedPoller, type RevocationFeedPoller } from './poll-revocation-feed.js';
+import { followKeyEvents } from './follow-key-events.js';
 import { RecentRevocations } from './recent-revocations.js';
 import { REVOCATION_CHANNEL, parseRevocationEvent, type RevocationEvent } from './revocation-events.js';
+import { MAX_TOKEN_AGE_MS, RevokedTargets } from './revoked-targets.js';
 import { ExpiryCache, TokenCache, type RevocableEntry } from './token-cache.js';
 import type {
   AuthOutcome,
@@ -50,6 +53,10 @@ interface ExchangeEntry extends RevocableEntry {
 }
 
 const DEFAULT_MAX_TTL_MS = 60_000;
+const DEFAULT_REVOCATION_POLL_MS = 1000;
+const DEFAULT_REVOCATION_RESYNC_MS = 30_000;
+/** Compromised keys remembered, so one announced twice (pub/sub and feed) rebuilds the verifier once. */
+const MAX_REVOKED_KIDS = 64;
 /** A cached internal JWT is replaced this long before it expires (at most, see `refreshMargin`). */
 const MAX_REFRESH_MARGIN_MS = 10_000;
 /** A stale internal JWT is still forwarded (auth server down) only if it lives at least this long. */
@@ -100,6 +107,12 @@ function checkOptions(options: GatewayAuthOptions): string[] {
   if (!positiveInt(options.timeoutMs)) problems.push('timeoutMs: a positive integer');
   if (options.clockToleranceSec !== undefined && !nonNegative(options.clockToleranceSec))
     problems.push('clockToleranceSec: a non-negative number');
+  if (options.jwksMaxStaleSec !== undefined && !nonNegative(options.jwksMaxStaleSec))
+    problems.push('jwksMaxStaleSec: a non-negative number');
+  if (options.revocationPollMs !== undefined && !positiveInt(options.revocationPollMs))
+    problems.push('revocationPollMs: a positive integer');
+  if (options.revocationResyncMs !== undefined && !positiveInt(options.revocationResyncMs))
+    problems.push('revocationResyncMs: a positive integer');
   return problems;
 }
 
@@ -161,7 +174,12 @@ export async function createGatewayAuthenticator(
       typ: 'at+jwt',
       now,
       cache: { maxEntries: options.introspectionCache.maxEntries },
-      jwksOptions: { timeoutMs },
+      // While the JWKS endpoint is unreachable, cached keys verify for jwksMaxStaleSec past their
+      // freshness, then JWTs get 503 (ERR_JWKS_STALE → ERR_GATEWAY_AUTH_UNAVAILABLE).
+      jwksOptions: {
+        timeoutMs,
+        ...(options.jwksMaxStaleSec === undefined ? {} : { maxStaleSec: options.jwksMaxStaleSec }),
+      },
       ...(options.algorithms === undefined ? {} : { algorithms: options.algorithms as readonly Algorithm[] }),
       ...(options.clockToleranceSec === undefined ? {} : { clockToleranceSec: options.clockToleranceSec }),
       onEvent: (event) => {
@@ -169,6 +187,9 @@ export async function createGatewayAuthenticator(
           logger.warn({ event: event.type }, 'gateway auth: key set');
       },
     });
+  // JWT revocations outlive a verifier: a new one (compromised key) is given them all again.
+  const revokedTargets = new RevokedTargets(MAX_TOKEN_AGE_MS, now);
+  const revokedKids = new Set<string>();
   let verifier: Verifier;
   try {
     verifier = buildVerifier();
@@ -196,6 +217,7 @@ export async function createGatewayAuthenticator(
   let retiredVerifyHits = 0;
   let authServerHealthy = true;
   let unsubscribe: (() => Promise<void>) | undefined;
+  let feed: RevocationFeedPoller | undefined;
 
   function noteAuthServer(ok: boolean, err?: unknown): void {
     if (ok === authServerHealthy) return;
@@ -245,7 +267,7 @@ export async function createGatewayAuthenticator(
         counters.introspectionHits++;
         return entry;
       }
-      if (entry.expiresAtMs <= t) introspections.delete(key);
+      // Past its exp the entry stays until the auth server is asked: it answers for it when it cannot.
     } else if (inactive.get(key, t) !== undefined) {
       counters.introspectionHits++;
       return INACTIVE();
@@ -259,9 +281,14 @@ export async function createGatewayAuthenticator(
       return await single(introspecting, key, () => fetchIntrospection(key, token));
     } catch (err) {
       noteAuthServer(false, err);
-      // Fail closed, except that an answer already cached keeps serving until the token's exp.
+      // Fail closed, except that an answer already cached keeps serving until the token's exp;
+      // past that exp the token is known to be expired (401, not 503: retrying will not help).
       const stale = introspections.get(key);
-      if (stale !== undefined && stale.expiresAtMs > now()) return stale;
+      if (stale !== undefined) {
+        if (stale.expiresAtMs > now()) return stale;
+        introspections.delete(key);
+        if (stale.token.exp !== undefined) return refuse(new GatehouseError('ERR_JWT_EXPIRED'), 'expired');
+      }
       return classifyFailure(err);
     }
   }
@@ -530,15 +557,21 @@ export async function createGatewayAuthenticator(
   // ---- revocation events ------------------------------------------------------------------------
 
   function replaceVerifier(): void {
-    // A compromised key: drop every cached verification and read the key set again.
+    // A compromised key: drop every cached verification and read the key set again, keeping every
+    // revocation the old verifier knew.
     const old = verifier;
     retiredVerifyHits += old.stats().cacheHits;
-    verifier = buildVerifier();
+    const next = buildVerifier();
+    revokedTargets.forEach((target) => {
+      next.revoke(target);
+    });
+    verifier = next;
     old.close();
   }
 
   function applyRevocation(event: RevocationEvent): void {
     revocations.add(event);
+    revokedTargets.add(event);
     if ('jti' in event) {
       verifier.revoke({ jti: event.jti });
       introspections.evictJti(event.jti);
@@ -555,17 +588,30 @@ export async function createGatewayAuthenticator(
       introspections.evictWhere(matches);
       exchanges.evictWhere(matches);
     } else {
-      replaceVerifier();
+      // The same key may be announced twice (pub/sub, then the feed): one rebuild is enough.
+      if (!revokedKids.has(event.kid)) {
+        const oldest = revokedKids.size >= MAX_REVOKED_KIDS ? revokedKids.values().next().value : undefined;
+        if (oldest !== undefined) revokedKids.delete(oldest);
+        revokedKids.add(event.kid);
+        replaceVerifier();
+      }
       exchanges.evictWhere((entry) => entry.kid === event.kid);
     }
   }
 
-  function onRevocationMessage(message: string): void {
+  function onRevocationMessage(message: string, catchingUp = false): void {
     const event = parseRevocationEvent(message);
     if (event === undefined) {
       logger.warn('gateway auth: unreadable revocation event ignored');
       return;
     }
+    // Catching up at start: a revoked key is already gone from the key set this gateway reads,
+    // and a token past its exp is refused anyway.
+    if (
+      catchingUp &&
+      ('kid' in event || ('jti' in event && event.exp !== undefined && event.exp * 1000 < now()))
+    )
+      return;
     try {
       applyRevocation(event);
     } catch (err) {
@@ -577,11 +623,40 @@ export async function createGatewayAuthenticator(
     authenticate,
     async start() {
       if (unsubscribe !== undefined) return;
-      unsubscribe = await state.subscribe(REVOCATION_CHANNEL, onRevocationMessage);
+      // Subscribed first, then the feed read: an event lands in one or the other (or both).
+      const stopRevocations = await state.subscribe(REVOCATION_CHANNEL, (message) => {
+        onRevocationMessage(message);
+      });
+      // A key published by the auth server is fetched at once, not after the cache or the
+      // unknown-kid cooldown: rotation at any pace never meets a verifier without the new key.
+      const stopKeyEvents = await followKeyEvents(state, () => verifier.refreshKeys(), { logger });
+      const stop = async (): Promise<void> => {
+        await Promise.all([stopRevocations(), stopKeyEvents()]);
+      };
+      if (deps.db !== undefined) {
+        const poller = createRevocationFeedPoller({
+          db: deps.db,
+          state,
+          logger,
+          pollMs: options.revocationPollMs ?? DEFAULT_REVOCATION_POLL_MS,
+          resyncMs: options.revocationResyncMs ?? DEFAULT_REVOCATION_RESYNC_MS,
+          apply: onRevocationMessage,
+        });
+        try {
+          await poller.start();
+        } catch (err) {
+          await stop();
+          throw err;
+        }
+        feed = poller;
+      }
+      unsubscribe = stop;
     },
     async close() {
       const stop = unsubscribe;
       unsubscribe = undefined;
+      await feed?.stop();
+      feed = undefined;
       await stop?.();
       verifier.close();
       introspections.clear();

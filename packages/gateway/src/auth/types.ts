@@ -1,5 +1,6 @@
 import type { X509Certificate } from 'node:crypto';
 import type { GatehouseError, Logger, SharedState } from '@gatehouse/core';
+import type { Kysely } from 'kysely';
 
 export interface GatewayAuthOptions {
   /** The auth server's issuer identifier; discovery is read from it (RFC 8414 §3). */
@@ -33,10 +34,31 @@ export interface GatewayAuthOptions {
   readonly timeoutMs: number;
   /** Skew allowed when checking JWT `exp`/`nbf`/`iat` (guard default 30). */
   readonly clockToleranceSec?: number;
+  /**
+   * How long, past its freshness, the cached key set keeps verifying JWTs while the JWKS endpoint
+   * is unreachable (guard `maxStaleSec`, default 3600); after that JWTs get 503.
+   */
+  readonly jwksMaxStaleSec?: number;
+  /**
+   * How often the revocation feed is read while the shared state is down (default 1000 ms), so a
+   * revocation still reaches this gateway within about that long. Needs `deps.db`.
+   */
+  readonly revocationPollMs?: number;
+  /**
+   * How often the feed is read while the shared state is up (default 30 000 ms): the safety net
+   * for an event pub/sub lost without the store noticing.
+   */
+  readonly revocationResyncMs?: number;
 }
 
 export interface GatewayAuthDeps {
   readonly state: SharedState;
+  /**
+   * The deployment's database, where the auth server keeps the revocation feed (core's
+   * `revocation_feed`): read at start (revocations of the last 24 h) and polled while pub/sub is
+   * down. Without it, revocations arrive only over the shared state.
+   */
+  readonly db?: Kysely<unknown>;
   readonly logger: Logger;
   /** Clock in epoch milliseconds (tests freeze time with it). */
   readonly now?: () => number;
@@ -97,7 +119,10 @@ export interface GatewayAuthenticator {
    * server or the DPoP replay store. The checks are the same either way.
    */
   authenticate(request: AuthRequest, route: RouteAuth): AuthOutcome | Promise<AuthOutcome>;
-  /** Subscribes to the auth server's revocation events. */
+  /**
+   * Subscribes to the auth server's revocation events; with `deps.db`, also applies the
+   * revocations the feed still holds and starts polling it.
+   */
   start(): Promise<void>;
   close(): Promise<void>;
   stats(): GatewayAuthStats;

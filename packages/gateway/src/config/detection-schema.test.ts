@@ -25,6 +25,15 @@ describe('detection settings', () => {
     });
     expect(detection.rateLimitEvasion).toMatchObject({ enabled: true, action: 'flag', identity: 'token' });
     expect(detection.ban).toEqual({ banSec: 600, multiplier: 2, maxBanSec: 86_400 });
+    // Each instance counts its own traffic unless Redis is chosen.
+    expect(detection.store).toBe('memory');
+  });
+
+  it('store: memory or redis, nothing else', () => {
+    expect(detectionSchema.parse({ store: 'redis' }).store).toBe('redis');
+    expect(messages(detectionSchema.safeParse({ store: 'postgres' }))).toEqual([
+      expect.stringMatching(/^store: /),
+    ]);
   });
 
   it('refuses unknown keys, unknown actions and exempt entries that are not addresses', () => {

@@ -39,12 +39,20 @@ const detectorKey = z.enum(['actor', 'ip', 'client_id', 'sub', 'token']);
 
 export const detectionSchema = z
   .strictObject({
+    store: z
+      .enum(['memory', 'redis'])
+      .default('memory')
+      .describe(
+        "Where the detectors' sliding windows live: memory (each instance counts its own traffic) or " +
+          'redis (every instance counts together; sharedState.url / REDIS_URL, keys under sharedState.prefix). ' +
+          'While Redis fails, detectors count in the memory of each instance. Read at start',
+      ),
     maxKeys: positiveInt(
-      'Keys (actors, IPs, tokens) one detector tracks; past it the least recently seen are forgotten',
+      'Keys (actors, IPs, tokens) one detector tracks in memory; past it the least recently seen are forgotten',
       10_000,
     ),
     maxValues: positiveInt(
-      'Distinct values (object ids, paths, IPs) one detector stores over all its keys',
+      'Distinct values (object ids, paths, IPs) one detector stores in memory over all its keys',
       200_000,
     ),
     exempt: ipList(
@@ -117,7 +125,7 @@ export const detectionSchema = z
   })
   .prefault({})
   .describe(
-    'Abuse detectors over the finished requests (in process memory: each instance counts its own traffic)',
+    'Abuse detectors over the finished requests, counting in process memory or, with store: redis, across instances',
   );
 
 const STATUS_CLASS = z.enum(['1xx', '2xx', '3xx', '4xx', '5xx']);

@@ -255,6 +255,24 @@ export const gatewayConfigSchema = z
         introspectionCacheSize: positiveInt('Introspection results cached', 100_000),
         negativeCacheMs: positiveInt('How long an inactive token is remembered', 5000),
         timeoutMs: positiveInt('Deadline of a call to the authorization server', 3000),
+        jwksMaxStaleSec: z
+          .number()
+          .int()
+          .min(0)
+          .default(3600)
+          .describe(
+            'While the JWKS endpoint is unreachable, how long past their freshness the cached keys keep ' +
+              'verifying JWTs (then JWTs get 503 with Retry-After)',
+          ),
+        revocationPollMs: positiveInt(
+          'While the shared state (Redis) is down, how often the revocation feed in the database is read: ' +
+            'a revocation reaches this gateway within about that long',
+          1000,
+        ),
+        revocationResyncMs: positiveInt(
+          'While the shared state is up, how often the revocation feed is read anyway (safety net behind pub/sub)',
+          30_000,
+        ),
       })
       .optional()
       .describe('Token validation; required when a route has auth other than none'),

@@ -9,6 +9,7 @@ import { createEnumerationDetector } from './enumeration-detector.js';
 import { createFuzzingDetector } from './fuzzing-detector.js';
 import { createRateLimitEvasionDetector } from './rate-limit-evasion-detector.js';
 import type { ReviewList } from './review-list.js';
+import type { DetectorWindows, WindowStore } from './window-store.js';
 import {
   createRequestKeys,
   type DetectionRecord,
@@ -24,6 +25,8 @@ export interface AbuseDetectorsDeps {
   /** Where flagged detections are kept for review (outlives a reload). */
   readonly flagged: ReviewList<DetectionRecord>;
   readonly metrics: DetectionMetrics;
+  /** Where the detectors keep their windows (process memory, or Redis shared by every instance). */
+  readonly windows: WindowStore;
   readonly now: () => number;
   readonly logger: Logger;
   readonly audit?: AuditSink | undefined;
@@ -47,22 +50,31 @@ export function createAbuseDetectors(
   deps: AbuseDetectorsDeps,
 ): RequestObserver | undefined {
   const { offenders, flagged, metrics, logger, audit } = deps;
-  const limits = { maxKeys: config.maxKeys, maxValues: config.maxValues };
+  const onError = (err: unknown): void => {
+    logger.error({ err }, 'abuse detector failed');
+  };
   const detectors: { readonly detector: Detector; readonly action: DetectorAction }[] = [];
   const add = (
-    _id: DetectorId,
+    id: DetectorId,
     settings: { enabled: boolean; action: DetectorAction },
-    make: () => Detector,
+    make: (windows: DetectorWindows) => Detector,
   ) => {
     if (!settings.enabled) return;
-    detectors.push({ detector: make(), action: settings.action });
+    const windows = deps.windows.scope({
+      detector: id,
+      maxKeys: config.maxKeys,
+      maxValues: config.maxValues,
+      onFallback: () => metrics.fellBack(id),
+      onError,
+    });
+    detectors.push({ detector: make(windows), action: settings.action });
   };
-  add('enumeration', config.enumeration, () => createEnumerationDetector(config.enumeration, limits));
-  add('fuzzing', config.fuzzing, () => createFuzzingDetector(config.fuzzing, limits));
-  add('bulk-scraping', config.bulkScraping, () => createBulkScrapingDetector(config.bulkScraping, limits));
+  add('enumeration', config.enumeration, (w) => createEnumerationDetector(config.enumeration, w));
+  add('fuzzing', config.fuzzing, (w) => createFuzzingDetector(config.fuzzing, w));
+  add('bulk-scraping', config.bulkScraping, (w) => createBulkScrapingDetector(config.bulkScraping, w));
   const evasion = config.rateLimitEvasion;
   if (evasion.ipsPerIdentity > 0 || evasion.identitiesPerIp > 0)
-    add('rate-limit-evasion', evasion, () => createRateLimitEvasionDetector(evasion, limits));
+    add('rate-limit-evasion', evasion, (w) => createRateLimitEvasionDetector(evasion, w));
   if (detectors.length === 0) return undefined;
   const exempt = buildIpSet(config.exempt);
 
@@ -187,7 +199,7 @@ export function createAbuseDetectors(
           );
         } catch (err) {
           // A detector bug must not fail the request's close handler (or the others).
-          logger.error({ err }, 'abuse detector failed');
+          onError(err);
         }
       }
     },

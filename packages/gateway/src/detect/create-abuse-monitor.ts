@@ -11,8 +11,10 @@ import {
   type AlertRecord,
 } from './create-alert-engine.js';
 import { createDetectionMetrics } from './detection-metrics.js';
+import { createMemoryWindowStore } from './memory-window-store.js';
 import { createReviewList } from './review-list.js';
 import type { DetectionRecord, RequestObserver } from './types.js';
+import type { WindowStore } from './window-store.js';
 
 /** Flagged detections kept for review. */
 const FLAGGED_CAPACITY = 500;
@@ -26,6 +28,8 @@ export interface AbuseMonitorOptions {
   readonly now: () => number;
   readonly logger: Logger;
   readonly audit?: AuditSink | undefined;
+  /** The detectors' windows (default: process memory); opened at start, kept across reloads. */
+  readonly windows?: WindowStore | undefined;
 }
 
 export interface GatewayAlerts {
@@ -51,11 +55,13 @@ export interface AbuseMonitor {
 
 /**
  * The abuse detectors and the alert engine of one gateway, with what outlives a reload: the
- * review lists and the metric series. All counting is in this process's memory: each instance
- * sees its own share of the traffic (bans, once decided, apply everywhere through the ban list).
+ * review lists, the metric series and the detectors' window store. Detectors count in the window
+ * store (process memory, or Redis shared by every instance); alert rules count in this process's
+ * memory. Bans, once decided, apply everywhere through the ban list.
  */
 export function createAbuseMonitor(options: AbuseMonitorOptions): AbuseMonitor {
   const { state, bans, now, logger, audit } = options;
+  const windows = options.windows ?? createMemoryWindowStore();
   const flagged = createReviewList<DetectionRecord>(FLAGGED_CAPACITY);
   const recent = createReviewList<AlertRecord>(RECENT_ALERTS_CAPACITY);
   let engine: AlertEngine | undefined;
@@ -86,10 +92,16 @@ export function createAbuseMonitor(options: AbuseMonitorOptions): AbuseMonitor {
         exempt: buildIpSet(config.detection.exempt),
       });
       if (detection !== appliedDetection) {
+        if (config.detection.store !== windows.kind)
+          logger.warn(
+            { store: windows.kind, configured: config.detection.store },
+            'detection.store is read at start: restart the gateway to change it',
+          );
         detectors = createAbuseDetectors(config.detection, {
           offenders,
           flagged,
           metrics,
+          windows,
           now,
           logger,
           audit,

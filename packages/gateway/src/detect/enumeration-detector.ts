@@ -1,16 +1,7 @@
 import type { DetectionConfig } from '../config/detection-schema.js';
-import { createBoundedMap } from './bounded-map.js';
-import { createDistinctWindowCounter } from './distinct-window-counter.js';
 import { extractObjectId, requestNumericId } from './object-id.js';
-import type { Detector } from './types.js';
-
-interface Walk {
-  last: number;
-  /** +1 or -1 once two ids in a row were consecutive; 0 before. */
-  step: number;
-  run: number;
-  startedAt: number;
-}
+import { labelKey, type Detector, type Finding, type RequestOutcome } from './types.js';
+import { isCrossing, type Crossing, type DetectorWindows } from './window-store.js';
 
 /**
  * BOLA / IDOR scraping (OWASP API1:2023): one actor answered 403/404 on many distinct object ids,
@@ -19,24 +10,59 @@ interface Walk {
  */
 export function createEnumerationDetector(
   config: DetectionConfig['enumeration'],
-  limits: { readonly maxKeys: number; readonly maxValues: number },
+  windows: DetectorWindows,
 ): Detector {
   const windowMs = config.windowSec * 1000;
-  const denied = createDistinctWindowCounter({
+  const denied = windows.distinct({
+    name: 'ids',
     windowMs,
     limit: config.distinctIds,
-    maxKeys: limits.maxKeys,
-    maxValues: limits.maxValues,
+    threshold: config.distinctIds,
+    values: 'digest',
   });
-  const walks = createBoundedMap<Walk>({ maxKeys: limits.maxKeys, touchMs: windowMs / 16 });
   const sequentialRun = config.sequentialRun;
+  const walks =
+    sequentialRun === 0 ? undefined : windows.walk({ name: 'walk', windowMs, run: sequentialRun });
+
+  // Named functions rather than closures per request: the memory path allocates nothing more.
+  const onDenied = (
+    result: number | Crossing,
+    key: string,
+    outcome: RequestOutcome,
+    report: (finding: Finding) => void,
+  ): boolean => {
+    if (!isCrossing(result)) return false;
+    walks?.delete(key);
+    report({
+      detector: 'enumeration',
+      trigger: 'distinct_ids',
+      key: labelKey(config.key, outcome),
+      count: result.count,
+      threshold: config.distinctIds,
+      windowSec: config.windowSec,
+      outcome,
+    });
+    return true;
+  };
+  const onWalk = (run: number, outcome: RequestOutcome, report: (finding: Finding) => void): void => {
+    if (run === 0) return;
+    report({
+      detector: 'enumeration',
+      trigger: 'sequential_ids',
+      key: labelKey(config.key, outcome),
+      count: run,
+      threshold: sequentialRun,
+      windowSec: config.windowSec,
+      outcome,
+    });
+  };
 
   return {
     observe(outcome, keys, report) {
       const { path, status } = outcome;
       if (path === undefined || outcome.route === '_unmatched') return;
       const refused = status === 403 || status === 404;
-      if (!refused && sequentialRun === 0) return;
+      if (!refused && walks === undefined) return;
       const t = outcome.time;
 
       if (refused) {
@@ -44,60 +70,22 @@ export function createEnumerationDetector(
         if (id === undefined) return;
         const key = keys.of(config.key);
         if (key === undefined) return;
-        const count = denied.add(key, `${outcome.route} ${id}`, t);
-        if (count >= config.distinctIds) {
-          denied.delete(key);
-          walks.delete(key);
-          report({
-            detector: 'enumeration',
-            trigger: 'distinct_ids',
-            key: keys.label(config.key),
-            count,
-            threshold: config.distinctIds,
-            windowSec: config.windowSec,
-            outcome,
-          });
-          return;
-        }
+        const added = denied.add(key, `${outcome.route} ${id}`, t);
+        if (added instanceof Promise) {
+          // Shared windows: the walk below is recorded now, in the order requests finish; a
+          // crossing found meanwhile forgets the walk as in memory.
+          added.then((result) => onDenied(result, key, outcome, report)).catch(windows.fail);
+        } else if (onDenied(added, key, outcome, report)) return;
       }
 
-      if (sequentialRun === 0) return;
+      if (walks === undefined) return;
       const n = requestNumericId(path, outcome.params);
       if (n === undefined) return;
       const key = keys.of(config.key);
       if (key === undefined) return;
-      const walk = walks.get(key, t);
-      if (walk === undefined) {
-        walks.set(key, { last: n, step: 0, run: 1, startedAt: t }, t);
-        return;
-      }
-      const step = n - walk.last;
-      if (step === 0) return;
-      if (
-        t - walk.startedAt > windowMs ||
-        (step !== 1 && step !== -1) ||
-        (walk.step !== 0 && step !== walk.step)
-      ) {
-        walk.step = 0;
-        walk.run = 1;
-        walk.startedAt = t;
-      } else {
-        walk.step = step;
-        walk.run++;
-      }
-      walk.last = n;
-      if (walk.run >= sequentialRun) {
-        walks.delete(key);
-        report({
-          detector: 'enumeration',
-          trigger: 'sequential_ids',
-          key: keys.label(config.key),
-          count: walk.run,
-          threshold: sequentialRun,
-          windowSec: config.windowSec,
-          outcome,
-        });
-      }
+      const run = walks.step(key, n, t);
+      if (run instanceof Promise) run.then((r) => onWalk(r, outcome, report)).catch(windows.fail);
+      else onWalk(run, outcome, report);
     },
   };
 }

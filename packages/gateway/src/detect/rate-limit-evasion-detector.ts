@@ -1,6 +1,6 @@
 import type { DetectionConfig } from '../config/detection-schema.js';
-import { createDistinctWindowCounter } from './distinct-window-counter.js';
-import type { Detector } from './types.js';
+import { labelKey, type Detector, type Finding, type RequestOutcome } from './types.js';
+import { isCrossing, type Crossing, type DetectorWindows } from './window-store.js';
 
 /**
  * Rate-limit evasion: per-IP limits dodged by spreading one token over many addresses (a leaked or
@@ -9,18 +9,62 @@ import type { Detector } from './types.js';
  */
 export function createRateLimitEvasionDetector(
   config: DetectionConfig['rateLimitEvasion'],
-  limits: { readonly maxKeys: number; readonly maxValues: number },
+  windows: DetectorWindows,
 ): Detector {
   const windowMs = config.windowSec * 1000;
   const { ipsPerIdentity, identitiesPerIp } = config;
   const ipsOf =
     ipsPerIdentity === 0
       ? undefined
-      : createDistinctWindowCounter({ windowMs, limit: ipsPerIdentity, ...limits });
+      : windows.distinct({
+          name: 'ips',
+          windowMs,
+          limit: ipsPerIdentity,
+          threshold: ipsPerIdentity,
+          // Client addresses as the pipeline parsed them: a crossing names them for the ban.
+          values: 'plain',
+          keepValues: true,
+        });
   const identitiesOf =
     identitiesPerIp === 0
       ? undefined
-      : createDistinctWindowCounter({ windowMs, limit: identitiesPerIp, ...limits });
+      : windows.distinct({
+          name: 'identities',
+          windowMs,
+          limit: identitiesPerIp,
+          threshold: identitiesPerIp,
+          values: 'digest',
+        });
+
+  const onIps = (result: number | Crossing, outcome: RequestOutcome, report: (f: Finding) => void): void => {
+    if (!isCrossing(result)) return;
+    report({
+      detector: 'rate-limit-evasion',
+      trigger: 'identity_ips',
+      key: labelKey(config.identity, outcome),
+      count: result.count,
+      threshold: ipsPerIdentity,
+      windowSec: config.windowSec,
+      outcome,
+      ips: result.values,
+    });
+  };
+  const onIdentities = (
+    result: number | Crossing,
+    outcome: RequestOutcome,
+    report: (f: Finding) => void,
+  ): void => {
+    if (!isCrossing(result)) return;
+    report({
+      detector: 'rate-limit-evasion',
+      trigger: 'ip_identities',
+      key: `ip:${outcome.clientIp}`,
+      count: result.count,
+      threshold: identitiesPerIp,
+      windowSec: config.windowSec,
+      outcome,
+    });
+  };
 
   return {
     observe(outcome, keys, report) {
@@ -28,36 +72,15 @@ export function createRateLimitEvasionDetector(
       if (identity === undefined) return;
       const { clientIp: ip, time: t } = outcome;
       if (ipsOf !== undefined) {
-        const count = ipsOf.add(identity, ip, t);
-        if (count >= ipsPerIdentity) {
-          const ips = ipsOf.values(identity, t);
-          ipsOf.delete(identity);
-          report({
-            detector: 'rate-limit-evasion',
-            trigger: 'identity_ips',
-            key: keys.label(config.identity),
-            count,
-            threshold: ipsPerIdentity,
-            windowSec: config.windowSec,
-            outcome,
-            ips,
-          });
-        }
+        const result = ipsOf.add(identity, ip, t);
+        if (result instanceof Promise) result.then((r) => onIps(r, outcome, report)).catch(windows.fail);
+        else onIps(result, outcome, report);
       }
       if (identitiesOf !== undefined) {
-        const count = identitiesOf.add(ip, identity, t);
-        if (count >= identitiesPerIp) {
-          identitiesOf.delete(ip);
-          report({
-            detector: 'rate-limit-evasion',
-            trigger: 'ip_identities',
-            key: `ip:${ip}`,
-            count,
-            threshold: identitiesPerIp,
-            windowSec: config.windowSec,
-            outcome,
-          });
-        }
+        const result = identitiesOf.add(ip, identity, t);
+        if (result instanceof Promise)
+          result.then((r) => onIdentities(r, outcome, report)).catch(windows.fail);
+        else onIdentities(result, outcome, report);
       }
     },
   };

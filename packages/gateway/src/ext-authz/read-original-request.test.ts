@@ -1,5 +1,6 @@
 import { IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import { describe, expect, it } from 'vitest';
 import { buildOriginalRequestView, readOriginalRequest } from './read-original-request.js';
 import { extAuthzSchema, type ExtAuthzConfig } from './schema.js';
@@ -196,5 +197,24 @@ describe('buildOriginalRequestView', () => {
     );
     expect(view.headers.host).toBeUndefined();
     expect(view.rawHeaders).toEqual([]);
+  });
+
+  it('hides the client certificate of a TLS data plane: it is never the client’s (RFC 8705 §3)', () => {
+    const socket = new TLSSocket(new Socket());
+    try {
+      const req = new IncomingMessage(socket);
+      [req.method, req.url] = ['GET', '/_gatehouse/ext-authz'];
+      expect(typeof socket.getPeerX509Certificate).toBe('function');
+      const view = buildOriginalRequestView(req, { method: 'GET', target: '/', host: undefined }, []);
+      const seen = view.socket as Partial<TLSSocket>;
+      expect(seen.getPeerX509Certificate).toBeUndefined();
+      expect(seen.getPeerCertificate).toBeUndefined();
+      // Everything else is the data plane's socket: its address, and that it is encrypted.
+      expect(seen.remoteAddress).toBe(socket.remoteAddress);
+      expect('encrypted' in seen).toBe(true);
+      expect(req.socket).toBe(socket);
+    } finally {
+      socket.destroy();
+    }
   });
 });

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { ExtAuthzConfig } from './schema.js';
 
 /** The request the data plane is asking about. */
@@ -79,14 +80,29 @@ export function readOriginalRequest(req: IncomingMessage, config: ExtAuthzConfig
   return { ok: true, original: { method, target, host: originalHost }, consumed: fields };
 }
 
+/**
+ * The data plane's socket as the pipeline reads it: its address (the peer the trust decision is made
+ * on), without its TLS client certificate. Over mutual TLS that certificate is the data plane's own,
+ * never the client's: a token bound to it (RFC 8705 §3) would pass for every client behind the data
+ * plane, so certificate-bound tokens stay refused as on a plain listener.
+ */
+function withoutPeerCertificate(socket: Socket): Socket {
+  if (!('getPeerX509Certificate' in socket)) return socket;
+  return Object.create(socket, {
+    getPeerCertificate: { value: undefined },
+    getPeerX509Certificate: { value: undefined },
+  }) as Socket;
+}
+
 /** Fields of the check request that are never the original request's own. */
 const NOT_ORIGINAL = new Set(['host', 'content-length', 'transfer-encoding']);
 
 /**
  * The original request as the pipeline reads one: the check request (its socket, so that the peer
- * is the data plane and `X-Forwarded-For` is read as from any trusted proxy) with the original
- * method, target and Host, without the fields that described it, and without a body — a data plane
- * never sends one (nginx `proxy_pass_request_body off`, Envoy and Traefik by default).
+ * is the data plane and `X-Forwarded-For` is read as from any trusted proxy; not its certificate)
+ * with the original method, target and Host, without the fields that described it, and without a
+ * body — a data plane never sends one (nginx `proxy_pass_request_body off`, Envoy and Traefik by
+ * default).
  */
 export function buildOriginalRequestView(
   req: IncomingMessage,
@@ -117,5 +133,6 @@ export function buildOriginalRequestView(
     rawHeaders: { value: rawHeaders },
     headers: { value: headers },
     headersDistinct: { value: headersDistinct },
+    socket: { value: withoutPeerCertificate(req.socket) },
   }) as IncomingMessage;
 }

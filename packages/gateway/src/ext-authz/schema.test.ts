@@ -19,6 +19,31 @@ describe('extAuthz configuration', () => {
     });
   });
 
+  it('takes the TLS block of the other listeners, with its defaults', () => {
+    expect(
+      buildGatewayConfig({
+        ...base,
+        trustedProxies: ['127.0.0.1'],
+        extAuthz: {
+          style: 'nginx',
+          listen: {
+            tls: { certFile: 'a.pem', keyFile: 'a-key.pem', caFile: 'ca.pem', clientAuth: 'require' },
+          },
+        },
+      }).extAuthz?.listen,
+    ).toEqual({
+      host: '127.0.0.1',
+      port: 9191,
+      tls: {
+        certFile: 'a.pem',
+        keyFile: 'a-key.pem',
+        caFile: 'ca.pem',
+        clientAuth: 'require',
+        minVersion: 'TLSv1.2',
+      },
+    });
+  });
+
   it.each([
     { name: 'without trustedProxies', extra: {}, extAuthz: { style: 'envoy' }, message: /trustedProxies/ },
     { name: 'an unknown style', extra: { trustedProxies: ['10.0.0.1'] }, extAuthz: { style: 'haproxy' } },
@@ -41,6 +66,23 @@ describe('extAuthz configuration', () => {
       name: 'a path with an escape',
       extra: { trustedProxies: ['10.0.0.1'] },
       extAuthz: { style: 'envoy', path: '/a%2fb' },
+    },
+    {
+      name: 'mutual TLS without the CA of the data planes',
+      extra: { trustedProxies: ['10.0.0.1'] },
+      extAuthz: {
+        style: 'envoy',
+        listen: { tls: { certFile: 'a.pem', keyFile: 'a-key.pem', clientAuth: 'require' } },
+      },
+      message: /caFile/,
+    },
+    {
+      name: 'an unknown TLS key',
+      extra: { trustedProxies: ['10.0.0.1'] },
+      extAuthz: {
+        style: 'envoy',
+        listen: { tls: { certFile: 'a.pem', keyFile: 'a-key.pem', ciphers: 'x' } },
+      },
     },
     {
       name: 'an upper-case token header',

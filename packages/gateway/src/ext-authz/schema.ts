@@ -1,3 +1,4 @@
+import { tlsListenerSchema } from '@gatehouse/core';
 import { z } from 'zod';
 
 /** An absolute path of plain segments: no trailing slash, no dot-segments, no escapes. */
@@ -22,9 +23,17 @@ export const extAuthzSchema = z
       .strictObject({
         host: z.string().min(1).default('127.0.0.1').describe('Address to bind (keep it private)'),
         port: z.number().int().min(0).max(65535).default(9191).describe('TCP port (0: any free port)'),
+        tls: tlsListenerSchema
+          .optional()
+          .describe(
+            'HTTPS for the check endpoint; with `clientAuth: require`, only data planes presenting a ' +
+              'certificate of `caFile` complete the handshake (mutual TLS); absent: plain HTTP',
+          ),
       })
       .prefault({})
-      .describe('Its own plain-HTTP listener; only peers in `trustedProxies` get an answer other than 403'),
+      .describe(
+        'Its own listener (HTTP/1.1, over TLS with `tls`); only peers in `trustedProxies` get an answer other than 403',
+      ),
     path: endpointPath
       .default('/_gatehouse/ext-authz')
       .describe('Path of the check endpoint (envoy: the `path_prefix` the original path follows)'),

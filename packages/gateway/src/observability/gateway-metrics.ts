@@ -17,6 +17,8 @@ export interface GatewayMetrics {
 }
 
 export interface GatewayMetricSources {
+  /** Whether the shared state (Redis) is reachable with its subscriptions (`SharedState.isUp`). */
+  readonly sharedStateUp: () => boolean;
   readonly bansActive: () => number;
   /** Routes with a `fallbackUpstream`, and whether an alert reroutes them now. */
   readonly reroutes: () => Iterable<readonly [route: string, rerouted: boolean]>;
@@ -57,6 +59,16 @@ export function createGatewayMetrics(
   });
   // Shared with the auth server: one definition, one alert rule.
   const recordCertificate = registerCertificateExpiryGauge(registry);
+  registry.gauge({
+    name: 'gatehouse_shared_state_up',
+    help:
+      'Whether the shared state (Redis) is reachable (1) or not (0); while 0, rate limits follow ' +
+      'onStoreFailure and revocations are read from the database',
+    labelNames: ['component'],
+    collect(gauge) {
+      gauge.set(['gateway'], sources.sharedStateUp() ? 1 : 0);
+    },
+  });
   registry.gauge({
     name: 'gatehouse_bans_active',
     help: 'Client addresses currently banned',

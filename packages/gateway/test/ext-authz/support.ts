@@ -1,4 +1,7 @@
 import { request, type IncomingHttpHeaders } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { isIP } from 'node:net';
+import type { CertificateAndKey, TlsListenerInput } from '@gatehouse/core';
 import type { GatewayConfigInput } from '../../src/index.js';
 import { PATH_MAX_URL } from '../attacks/path-cases.js';
 import { ACCOUNTS, API, type TestAuthServer, type TestClient } from '../support/auth-server.js';
@@ -43,6 +46,10 @@ export interface ExtAuthzGatewayOptions {
   readonly appUrl: string;
   /** More of `extAuthz` than the style and a listener on port 0. */
   readonly extAuthz?: { readonly tokenHeader?: string };
+  /** `extAuthz.listen.tls`: the check endpoint over HTTPS (paths relative to `baseDir`). */
+  readonly tls?: TlsListenerInput;
+  /** Folder the gateway resolves relative paths from (its configuration file's). */
+  readonly baseDir?: string;
   /** Other gateway settings. */
   readonly config?: Partial<GatewayConfigInput>;
 }
@@ -61,8 +68,16 @@ export function startExtAuthzGateway(
     {
       ...options.config,
       trustedProxies: ['127.0.0.1'],
-      extAuthz: { style: options.style, listen: { host: '127.0.0.1', port: 0 }, ...options.extAuthz },
-      limits: { maxUrlLength: PATH_MAX_URL },
+      extAuthz: {
+        style: options.style,
+        listen: {
+          host: '127.0.0.1',
+          port: 0,
+          ...(options.tls === undefined ? {} : { tls: options.tls }),
+        },
+        ...options.extAuthz,
+      },
+      limits: { ...options.config?.limits, maxUrlLength: PATH_MAX_URL },
       auth: {
         issuer: as.issuer,
         audience: [API],
@@ -72,7 +87,11 @@ export function startExtAuthzGateway(
       upstreams: { app: { targets: [options.appUrl] } },
       ...extAuthzRoutes(),
     },
-    { state: as.state, now: as.clock.now },
+    {
+      state: as.state,
+      now: as.clock.now,
+      ...(options.baseDir === undefined ? {} : { baseDir: options.baseDir }),
+    },
   );
 }
 
@@ -129,17 +148,47 @@ export function buildCheck(
   }
 }
 
-/** One HTTP/1.1 request on a fresh connection (node:http: any method, Host and target). */
+/** The data plane's side of a TLS check listener: what it trusts, and its own certificate. */
+export interface CheckTls {
+  /** PEM of the CA the data plane trusts for the gateway's certificate (nothing else). */
+  readonly ca: string;
+  /** The data plane's client certificate (mutual TLS). */
+  readonly client?: CertificateAndKey;
+  /** Local address to connect from (default: the system's choice, 127.0.0.1 on loopback). */
+  readonly localAddress?: string;
+}
+
+/**
+ * One HTTP/1.1 request on a fresh connection (node:http: any method, Host and target); over TLS
+ * (node:https, a new handshake) when `baseUrl` is https://.
+ */
 export function send(
   baseUrl: string,
   method: string,
   path: string,
   headers: Readonly<Record<string, string | string[]>>,
+  tls?: CheckTls,
 ): Promise<Answer> {
   const url = new URL(baseUrl);
+  const secure = url.protocol === 'https:';
+  if (secure && tls === undefined) throw new Error('an https:// check needs the CA it trusts');
+  const connection = {
+    host: url.hostname,
+    port: url.port,
+    ...(tls?.localAddress === undefined ? {} : { localAddress: tls.localAddress }),
+    ...(secure && tls !== undefined
+      ? {
+          ca: tls.ca,
+          // The certificate is checked against the URL's host, never the Host field of the check
+          // (the client's): no SNI for an address (RFC 6066 §3).
+          servername: isIP(url.hostname) === 0 ? url.hostname : '',
+          ...(tls.client === undefined ? {} : { cert: tls.client.certPem, key: tls.client.keyPem }),
+        }
+      : {}),
+  };
   return new Promise((resolve, reject) => {
-    const req = request(
-      { host: url.hostname, port: url.port, method, path, headers, agent: false, setHost: false },
+    const req = (secure ? httpsRequest : request)(
+      { ...connection, method, path, headers, agent: false, setHost: false },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -157,10 +206,10 @@ export function send(
   });
 }
 
-/** The check answer the data plane gets. */
-export function check(baseUrl: string, style: Style, call: OriginalCall): Promise<Answer> {
+/** The check answer the data plane gets (over TLS with `tls`). */
+export function check(baseUrl: string, style: Style, call: OriginalCall, tls?: CheckTls): Promise<Answer> {
   const built = buildCheck(style, call);
-  return send(baseUrl, built.method, built.path, built.headers);
+  return send(baseUrl, built.method, built.path, built.headers, tls);
 }
 
 /**

@@ -73,6 +73,11 @@ export interface StartAuthServerOptions {
   readonly clock?: TestClock;
   /** Overrides of the auth-server configuration (default resources: TEST_RESOURCES, DPoP without nonces). */
   readonly config?: Partial<AuthServerConfigInput>;
+  /**
+   * Its database (default: SQLite in memory). A gateway that reads the revocation feed opens the
+   * same SQLite file or PostgreSQL schema.
+   */
+  readonly database?: { readonly url?: string; readonly sqliteFile?: string };
 }
 
 export interface TestAuthServer {
@@ -148,7 +153,7 @@ export async function startAuthServer(options: StartAuthServerOptions = {}): Pro
   const clock = options.clock ?? new TestClock();
   const ownState = options.state === undefined;
   const state = options.state ?? createMemorySharedState();
-  const sql = openSqlDatabase<AuthDatabase>({ sqliteFile: ':memory:' });
+  const sql = openSqlDatabase<AuthDatabase>(options.database ?? { sqliteFile: ':memory:' });
   const audit: AuditEvent[] = [];
   // Logs are kept out of the test output (they are checked by the auth-server's own suites).
   const destination = new Writable({

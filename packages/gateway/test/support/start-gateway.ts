@@ -27,6 +27,8 @@ export interface StartGatewayOptions {
   readonly sqliteFile?: string;
   readonly baseDir?: string;
   readonly redisUrl?: string;
+  /** Key prefix in Redis (`sharedState.prefix`): a unique one per suite keeps suites apart. */
+  readonly redisPrefix?: string;
   readonly now?: () => number;
 }
 
@@ -60,6 +62,7 @@ export async function startGateway(
       audit.push(event);
     },
     ...(options.redisUrl === undefined ? {} : { redisUrl: options.redisUrl }),
+    ...(options.redisPrefix === undefined ? {} : { redisPrefix: options.redisPrefix }),
     ...(options.now === undefined ? {} : { now: options.now }),
   });
   const url = await gateway.listen();
