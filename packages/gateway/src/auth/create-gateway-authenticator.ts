@@ -59,6 +59,9 @@ const DEFAULT_REVOCATION_RESYNC_MS = 30_000;
 const MAX_REVOKED_KIDS = 64;
 /** A cached internal JWT is replaced this long before it expires (at most, see `refreshMargin`). */
 const MAX_REFRESH_MARGIN_MS = 10_000;
+/** How often cached answers of expired tokens are dropped. */
+const SWEEP_INTERVAL_MS = 60_000;
+
 /** A stale internal JWT is still forwarded (auth server down) only if it lives at least this long. */
 const STALE_MIN_REMAINING_MS = 1000;
 
@@ -218,6 +221,16 @@ export async function createGatewayAuthenticator(
   let authServerHealthy = true;
   let unsubscribe: (() => Promise<void>) | undefined;
   let feed: RevocationFeedPoller | undefined;
+  let sweeper: NodeJS.Timeout | undefined;
+
+  /** Drops the cached answers of expired tokens (tokens seen once would otherwise stay until the bound). */
+  function sweepExpired(): void {
+    const t = now();
+    introspections.sweepExpired(t);
+    inactive.sweepExpired(t);
+    exchanges.sweepExpired(t);
+    exchangeRefusals.sweepExpired(t);
+  }
 
   function noteAuthServer(ok: boolean, err?: unknown): void {
     if (ok === authServerHealthy) return;
@@ -651,8 +664,12 @@ export async function createGatewayAuthenticator(
         feed = poller;
       }
       unsubscribe = stop;
+      sweeper = setInterval(sweepExpired, SWEEP_INTERVAL_MS);
+      sweeper.unref();
     },
     async close() {
+      clearInterval(sweeper);
+      sweeper = undefined;
       const stop = unsubscribe;
       unsubscribe = undefined;
       await feed?.stop();

@@ -3,6 +3,7 @@ import { ExpiryCache, TokenCache, type RevocableEntry } from './token-cache.js';
 
 interface Entry extends RevocableEntry {
   readonly value: string;
+  readonly expiresAtMs: number;
 }
 const entry = (value: string, extra: Partial<Entry> = {}): Entry => ({
   value,
@@ -10,6 +11,7 @@ const entry = (value: string, extra: Partial<Entry> = {}): Entry => ({
   sub: undefined,
   sid: undefined,
   issuedAt: undefined,
+  expiresAtMs: Number.MAX_SAFE_INTEGER,
   ...extra,
 });
 
@@ -57,6 +59,29 @@ describe('TokenCache', () => {
     expect(cache.size).toBe(1);
     cache.clear();
     expect(cache.size).toBe(0);
+  });
+});
+
+describe('sweepExpired', () => {
+  it('drops the entries of expired tokens, with their jti index, and keeps the live ones', () => {
+    const cache = new TokenCache<Entry>(10);
+    cache.set('old', entry('O', { jtis: ['jo'], expiresAtMs: 1000 }));
+    cache.set('live', entry('L', { jtis: ['jl'], expiresAtMs: 5000 }));
+    cache.set('edge', entry('E', { expiresAtMs: 2000 }));
+    expect(cache.sweepExpired(2000)).toBe(2);
+    expect(cache.size).toBe(1);
+    expect(cache.get('live')?.value).toBe('L');
+    expect(cache.evictJti('jo')).toBe(0);
+    expect(cache.sweepExpired(2000)).toBe(0);
+  });
+
+  it('drops expired negative entries too', () => {
+    const cache = new ExpiryCache<string>(10);
+    cache.set('a', 'x', 1000);
+    cache.set('b', 'y', 3000);
+    expect(cache.sweepExpired(1000)).toBe(1);
+    expect(cache.size).toBe(1);
+    expect(cache.get('b', 1000)).toBe('y');
   });
 });
 

@@ -13,7 +13,7 @@ export interface RevocableEntry {
  * to entries so a revocation event evicts in O(1). A Map keeps insertion order: touching an entry
  * is delete + set, and the least recently used entry is the first key.
  */
-export class TokenCache<E extends RevocableEntry> {
+export class TokenCache<E extends RevocableEntry & { readonly expiresAtMs: number }> {
   readonly maxEntries: number;
   readonly #entries = new Map<string, E>();
   readonly #byJti = new Map<string, Set<string>>();
@@ -63,6 +63,19 @@ export class TokenCache<E extends RevocableEntry> {
     return true;
   }
 
+  /**
+   * Drops every entry whose token has expired; returns how many. An entry is otherwise dropped only
+   * when used again, revoked or pushed out by the size bound: without this, a gateway seeing many
+   * short-lived tokens once each holds them all until the bound (measured by bench/soak).
+   */
+  sweepExpired(nowMs: number): number {
+    let swept = 0;
+    for (const [key, entry] of [...this.#entries]) {
+      if (entry.expiresAtMs <= nowMs && this.delete(key)) swept++;
+    }
+    return swept;
+  }
+
   /** Evicts every entry a revoked `jti` covers; returns how many. */
   evictJti(jti: string): number {
     const keys = this.#byJti.get(jti);
@@ -109,6 +122,15 @@ export class ExpiryCache<V> {
       return undefined;
     }
     return entry.value;
+  }
+
+  /** Drops every expired entry; returns how many. */
+  sweepExpired(nowMs: number): number {
+    let swept = 0;
+    for (const [key, entry] of [...this.#entries]) {
+      if (entry.untilMs <= nowMs && this.#entries.delete(key)) swept++;
+    }
+    return swept;
   }
 
   set(key: string, value: V, untilMs: number): void {
