@@ -160,6 +160,36 @@ describe('gatehouse up: the demo stack of the contract', () => {
     expect((await viaGateway(token, 'POST', '/api/accounts', { nickname: 'bot' })).status).toBe(403);
   });
 
+  it('a token revoked at the auth server is refused by the gateway within 2 s (components in separate processes)', async () => {
+    for (const client of ['partner', 'internal'] as const) {
+      const token = await clientToken(stack.demo, client);
+      // Cached at the gateway first (introspection answer or verification result).
+      expect((await viaGateway(token, 'GET', '/api/orders')).status).toBe(200);
+      const metadata = (await (
+        await fetch(`${stack.demo.issuer}/.well-known/oauth-authorization-server`)
+      ).json()) as {
+        revocation_endpoint: string;
+      };
+      const { client_id: id, client_secret: secret } = stack.demo.clients[client];
+      const revoked = await fetch(metadata.revocation_endpoint, {
+        method: 'POST',
+        headers: {
+          authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: new URLSearchParams({ token }).toString(),
+      });
+      expect(revoked.status).toBe(200);
+      // No Redis in `gatehouse up`: the gateway reads the revocation feed in the shared SQLite file.
+      await expect
+        .poll(async () => (await viaGateway(token, 'GET', '/api/orders')).status, {
+          timeout: 2_000,
+          interval: 50,
+        })
+        .toBe(401);
+    }
+  });
+
   it('refuses requests without a valid token with RFC 6750 challenges', async () => {
     const none = await viaGateway(undefined, 'GET', '/api/accounts');
     expect(none.status).toBe(401);

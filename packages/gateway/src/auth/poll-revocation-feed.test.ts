@@ -113,6 +113,27 @@ describe('createRevocationFeedPoller', () => {
       .toBe(true);
   });
 
+  it('with process memory (no isUp: no other process hears it), reads every pollMs', async () => {
+    const local = createMemorySharedState();
+    const applied: string[] = [];
+    poller = createRevocationFeedPoller({
+      db: database.db,
+      state: local,
+      logger,
+      pollMs: 20,
+      resyncMs: 60_000,
+      apply: (message) => applied.push(message),
+    });
+    try {
+      await poller.start();
+      applied.length = 0;
+      await appendRevocation(database.db, { sid: 'other-process' });
+      await expect.poll(() => applied, { timeout: 1000, interval: 10 }).toEqual(['{"sid":"other-process"}']);
+    } finally {
+      await local.close();
+    }
+  });
+
   it('reads at the resync interval while the shared state is up', async () => {
     const { applied } = await start(100);
     applied.length = 0;

@@ -32,7 +32,7 @@ export interface RevocationFeedPoller {
 
 /**
  * Reads the revocation feed from the last event applied: every `pollMs` while the shared state is
- * down, every `resyncMs` while it is up, and once more as soon as it is back up (events published
+ * down or is process memory (which reaches no other process), every `resyncMs` while Redis is up, and once more as soon as it is back up (events published
  * while the subscription was away were lost to pub/sub, not to the feed). The interval is wall
  * time (tests freeze the request clock, not the timers); a failing database is logged once per
  * outage and read again at the next tick.
@@ -73,7 +73,11 @@ export function createRevocationFeedPoller(options: RevocationFeedPollerOptions)
           'gateway auth: shared state down, revocations read from the revocation feed meanwhile',
         );
     }
-    if (up && !owed && performance.now() - lastReadAt < resyncMs) return;
+    // Process memory (no `isUp`) publishes only within this process: an auth server in another
+    // process (`gatehouse up` runs each component in its own) reaches this gateway through the feed
+    // alone, so it is read at the short interval.
+    const processLocal = state.isUp === undefined;
+    if (up && !processLocal && !owed && performance.now() - lastReadAt < resyncMs) return;
     try {
       await readNew(false);
       lastReadAt = performance.now();
