@@ -12,7 +12,7 @@ if (!built && process.env['GATEHOUSE_REQUIRE_ALL'] === '1')
 // A new signing key every 4 s: published 2 s before it signs (at least the JWKS max-age of 1 s plus
 // one lifecycle tick), so every verifier has it before the first token it signs (RFC 7517 §5 key sets).
 const KEYS = { rotationIntervalSec: 4, prePublishSec: 2, jwksMaxAgeSec: 1, checkIntervalSec: 1 };
-const RUN_MS = 18_000;
+const RUN_MS = 13_000;
 
 describe.skipIf(!postgres.available || !redis.available || !built)(
   'signing-key rotation every few seconds under sustained load',
@@ -82,9 +82,9 @@ describe.skipIf(!postgres.available || !redis.available || !built)(
         }),
       );
       expect(failures).toEqual([]);
-      // At least four keys signed tokens during the run, and every internal JWT the service got
+      // At least three keys signed tokens during the run, and every internal JWT the service got
       // was exchanged and forwarded.
-      expect(kids.size).toBeGreaterThanOrEqual(4);
+      expect(kids.size).toBeGreaterThanOrEqual(3);
       expect(issued).toBeGreaterThan(100);
       expect(served).toBe(issued * 6);
       const keys = await cluster.query<{ status: string }>(
