@@ -1,3 +1,4 @@
+import type { RevocationTarget } from '@gatehouse/guard';
 import type { RevocationEvent } from './revocation-events.js';
 import type { RevocableEntry } from './token-cache.js';
 
@@ -14,11 +15,14 @@ export class RecentRevocations {
   readonly #sub = new Map<string, readonly [number, number]>();
   readonly #retentionMs: number;
   readonly #now: () => number;
+  readonly #untilExp: boolean;
   #writes = 0;
 
-  constructor(retentionMs: number, now: () => number) {
+  /** `untilExp`: a jti is kept only until its token's `exp` (plus guard's 30 s tolerance) when known. */
+  constructor(retentionMs: number, now: () => number, options: { readonly untilExp?: boolean } = {}) {
     this.#retentionMs = retentionMs;
     this.#now = now;
+    this.#untilExp = options.untilExp ?? false;
   }
 
   get size(): number {
@@ -29,8 +33,10 @@ export class RecentRevocations {
     const now = this.#now();
     if (++this.#writes % 256 === 0) this.prune(now);
     const until = now + this.#retentionMs;
-    if ('jti' in event) this.#jti.set(event.jti, until);
-    else if ('sid' in event) this.#sid.set(event.sid, until);
+    if ('jti' in event) {
+      const expUntil = this.#untilExp && event.exp !== undefined ? (event.exp + 30) * 1000 : until;
+      this.#jti.set(event.jti, Math.min(until, expUntil));
+    } else if ('sid' in event) this.#sid.set(event.sid, until);
     else if ('sub' in event) {
       const previous = this.#sub.get(event.sub)?.[0] ?? event.issuedBefore;
       this.#sub.set(event.sub, [Math.max(previous, event.issuedBefore), until]);
@@ -54,6 +60,14 @@ export class RecentRevocations {
       if (cut !== undefined && cut[1] > now && (entry.issuedAt ?? 0) <= cut[0]) return true;
     }
     return false;
+  }
+
+  /** Calls `apply` with every target still in force. */
+  forEach(apply: (target: RevocationTarget) => void): void {
+    this.prune();
+    for (const jti of this.#jti.keys()) apply({ jti });
+    for (const sid of this.#sid.keys()) apply({ sid });
+    for (const [sub, [issuedBefore]] of this.#sub) apply({ sub, issuedBefore });
   }
 
   prune(now = this.#now()): void {
