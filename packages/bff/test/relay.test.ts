@@ -51,7 +51,8 @@ describe('token relay: /api/* to the gateway with the session access token', () 
     expect(seen.headers['cookie']).toBeUndefined();
     expect(seen.headers['x-csrf']).toBeUndefined();
     expect(seen.headers['origin']).toBeUndefined();
-    expect(seen.headers['x-forwarded-for']).toBeUndefined();
+    // The browser's own address, as the BFF saw it; the browser's X-Forwarded-For is dropped.
+    expect(seen.headers['x-forwarded-for']).toBe('127.0.0.1');
     expect(seen.headers['content-type']).toBe('application/json');
     expect(JSON.parse(seen.body)).toEqual({ nickname: 'savings' });
   });

@@ -57,7 +57,7 @@ export function registerRelay(app: FastifyInstance, ctx: BffContext, dispatcher:
           upstream = await undiciRequest(`${base}${request.url}`, {
             dispatcher,
             method: request.method,
-            headers: buildUpstreamHeaders(request.headers, accessToken),
+            headers: buildUpstreamHeaders(request.headers, accessToken, request.ip),
             body: Buffer.isBuffer(request.body) && request.body.length > 0 ? request.body : null,
             headersTimeout: timeoutMs,
             bodyTimeout: timeoutMs,

@@ -31,15 +31,23 @@ const DROPPED_RESPONSE_HEADERS = new Set([
   'content-length',
 ]);
 
+/**
+ * `clientIp`: the browser's address as the BFF saw it (the socket peer: the BFF is the browsers'
+ * edge, so a browser's own `X-Forwarded-For` is dropped, never extended). Sent as the only
+ * `X-Forwarded-For` entry: a gateway that lists the BFF in `trustedProxies` then limits, bans and
+ * audits each browser by its own address instead of the BFF's, which all browsers share.
+ */
 export function buildUpstreamHeaders(
   incoming: IncomingHttpHeaders,
   accessToken: string,
+  clientIp?: string,
 ): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const name of FORWARDED_REQUEST_HEADERS) {
     const value = incoming[name];
     if (typeof value === 'string') headers[name] = value;
   }
+  if (clientIp !== undefined && clientIp !== '') headers['x-forwarded-for'] = clientIp;
   headers['authorization'] = `Bearer ${accessToken}`;
   return headers;
 }
