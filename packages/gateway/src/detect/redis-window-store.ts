@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { GatehouseError, type Logger } from '@gatehouse/core';
 import type { Redis } from 'ioredis';
+import { createFailFastRedis } from '../limits/create-fail-fast-redis.js';
 import { createBoundedMap } from './bounded-map.js';
 import {
   createMemoryCounterWindow,
@@ -168,23 +169,12 @@ interface Recent {
  */
 export async function createRedisWindowStore(options: RedisWindowStoreOptions): Promise<WindowStore> {
   const { logger, prefix } = options;
-  // The rate-limit store's connection settings: no offline queue, no resending, so a call during
-  // an outage fails at once (and is never applied later); reconnect forever.
-  const { Redis: RedisClient } = await import('ioredis');
-  const client = new RedisClient(options.url, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 1,
-    commandTimeout: options.commandTimeoutMs ?? 500,
-    enableOfflineQueue: false,
-    autoResendUnfulfilledCommands: false,
-    retryStrategy: (attempt: number) => Math.min(attempt * 200, 2000),
-  }) as ScriptedRedis;
-  // Connection errors surface through commands; an unhandled 'error' event must not crash the process.
-  client.on('error', () => undefined);
-  client.defineCommand('gatehouseDetectDistinct', { numberOfKeys: 1, lua: DISTINCT_SCRIPT });
-  client.defineCommand('gatehouseDetectTake', { numberOfKeys: 1, lua: TAKE_SCRIPT });
-  client.defineCommand('gatehouseDetectCount', { numberOfKeys: 1, lua: COUNTER_SCRIPT });
-  client.defineCommand('gatehouseDetectWalk', { numberOfKeys: 1, lua: WALK_SCRIPT });
+  const client = (await createFailFastRedis(options.url, options.commandTimeoutMs ?? 500, {
+    gatehouseDetectDistinct: { lua: DISTINCT_SCRIPT },
+    gatehouseDetectTake: { lua: TAKE_SCRIPT },
+    gatehouseDetectCount: { lua: COUNTER_SCRIPT },
+    gatehouseDetectWalk: { lua: WALK_SCRIPT },
+  })) as ScriptedRedis;
   let startDown = false;
   try {
     await client.connect();

@@ -1,5 +1,6 @@
 import { GatehouseError } from '@gatehouse/core';
 import type { Redis } from 'ioredis';
+import { createFailFastRedis } from './create-fail-fast-redis.js';
 import type { RateLimitRule } from './rate-limit-rule.js';
 import { RATE_LIMIT_EPSILON, type RateLimitDecision, type RateLimitStore } from './rate-limit-store.js';
 
@@ -114,22 +115,11 @@ export async function createRedisRateLimitStore(
   options: RedisRateLimitStoreOptions,
 ): Promise<RateLimitStore> {
   const prefix = `${options.prefix ?? 'gatehouse:'}rl:`;
-  // Connection settings of core's redis-shared-state: no offline queue and no resending, so a
-  // check during an outage fails at once (and is never applied later); reconnect forever.
-  // Loaded on first use: a gateway counting in memory never loads the Redis client.
-  const { Redis: RedisClient } = await import('ioredis');
-  const client = new RedisClient(options.url, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 1,
-    commandTimeout: options.commandTimeoutMs ?? 500,
-    enableOfflineQueue: false,
-    autoResendUnfulfilledCommands: false,
-    retryStrategy: (attempt: number) => Math.min(attempt * 200, 2000),
-  }) as ScriptedRedis;
-  // Connection errors surface through commands; an unhandled 'error' event must not crash the process.
-  client.on('error', () => undefined);
-  client.defineCommand('gatehouseRateLimitGcra', { numberOfKeys: 1, lua: GCRA });
-  client.defineCommand('gatehouseRateLimitSliding', { numberOfKeys: 2, lua: SLIDING_WINDOW });
+  // Connection settings of core's redis-shared-state (createFailFastRedis).
+  const client = (await createFailFastRedis(options.url, options.commandTimeoutMs ?? 500, {
+    gatehouseRateLimitGcra: { lua: GCRA },
+    gatehouseRateLimitSliding: { lua: SLIDING_WINDOW, keys: 2 },
+  })) as ScriptedRedis;
   try {
     await client.connect();
   } catch (cause) {
