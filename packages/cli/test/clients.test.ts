@@ -313,7 +313,65 @@ describe('gatehouse clients', () => {
     expect(again.stderr).toContain(`no client ${created.client_id}`);
   });
 
+  it('an id that begins with "-" is deleted after "--"; before it, it is refused as an unknown option (exit 2)', async () => {
+    const created = JSON.parse(
+      (
+        await deployment.run([
+          'clients',
+          'create',
+          '--name',
+          'Dashed',
+          '--grant',
+          'client_credentials',
+          '--json',
+        ])
+      ).stdout,
+    ) as ClientJson;
+    // Ids made before client ids were kept from starting with '-' or '_' may still begin with one.
+    const dashed = `-${created.client_id.slice(1)}`;
+    const sql = openSqlDatabase<{ clients: { client_id: string } }>({
+      sqliteFile: join(deployment.dataDir, 'gatehouse.db'),
+    });
+    try {
+      await sql.db
+        .updateTable('clients')
+        .set({ client_id: dashed })
+        .where('client_id', '=', created.client_id)
+        .execute();
+    } finally {
+      await sql.close();
+    }
+    const refused = await deployment.run(['clients', 'delete', dashed]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("'--'");
+    expect(await storedClient(deployment, dashed)).toBeDefined();
+    const deleted = await deployment.run(['clients', 'delete', '--', dashed]);
+    expect(deleted.code).toBe(0);
+    expect(deleted.stdout).toContain(`Client ${dashed} deleted`);
+    expect(await storedClient(deployment, dashed)).toBeUndefined();
+  });
+
   it('audits every action in the audit store, from the command line, without secrets', async () => {
+    // Its own actions: the other tests of the file may run alone or fail.
+    const doomed = JSON.parse(
+      (
+        await deployment.run([
+          'clients',
+          'create',
+          '--name',
+          'Gone',
+          '--grant',
+          'client_credentials',
+          '--json',
+        ])
+      ).stdout,
+    ) as ClientJson;
+    expect((await deployment.run(['clients', 'delete', doomed.client_id])).code).toBe(0);
+    expect((await deployment.run(['clients', 'delete', doomed.client_id])).code).toBe(1);
+    expect((await deployment.run(['clients', 'create', '--name', 'Bad', '--grant', 'password'])).code).toBe(
+      1,
+    );
+    expect((await deployment.run(['clients', 'list'])).code).toBe(0);
     const created = await deployment.run([
       'clients',
       'create',

@@ -343,7 +343,7 @@ export function createClientStore(deps: ClientStoreDeps, options: ClientStoreOpt
       const problems = validate(input, authMethod);
       if (problems.length > 0)
         throw new GatehouseError('ERR_CONFIG_INVALID', { detail: problems.join('; ') });
-      const clientId = input.clientId ?? randomToken(16);
+      const clientId = input.clientId ?? newClientId();
       const clientSecret =
         authMethod === 'client_secret_basic' || authMethod === 'client_secret_post'
           ? randomToken()
@@ -418,4 +418,15 @@ export function createClientStore(deps: ClientStoreDeps, options: ClientStoreOpt
       await current?.();
     },
   };
+}
+
+/**
+ * A fresh client id: 128 random bits, base64url, starting with a letter or digit, so that an id never
+ * reads as an option on a command line (`gatehouse clients delete -sFI3…` would).
+ */
+export function newClientId(): string {
+  for (;;) {
+    const id = randomToken(16);
+    if (/^[A-Za-z0-9]/.test(id)) return id;
+  }
 }
