@@ -629,13 +629,18 @@ function http2HeadersTooLarge(
   return fields > limits.maxHeaderCount || bytes > limits.maxHeaderBytes;
 }
 
-/** Every value of one field (lower-case name): HTTP/1.1's headersDistinct, or HTTP/2's raw list. */
+/**
+ * Every value of one field (lower-case name), from the raw list: HTTP/1.1 names in any case, HTTP/2's
+ * lower-case. (Not `headersDistinct`: node builds it for every field of the request on first use.)
+ */
 function fieldValues(req: IncomingMessage, name: string): string[] | undefined {
-  if (req.httpVersionMajor !== 2) return req.headersDistinct[name];
   let values: string[] | undefined;
   const raw = req.rawHeaders;
+  const http2 = req.httpVersionMajor === 2;
   for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i] === name) (values ??= []).push(raw[i + 1] as string);
+    const field = raw[i] as string;
+    if (field.length === name.length && (http2 ? field === name : field.toLowerCase() === name))
+      (values ??= []).push(raw[i + 1] as string);
   }
   return values;
 }
