@@ -1,15 +1,28 @@
 /**
  * Contender: oidc-provider, configured like @gatehouse/auth-server in the benchmark: ES256 signing
  * key, RFC 9068 JWT access tokens for one resource (RFC 8707), client_secret_basic, client
- * credentials and introspection. Its default (in-memory) adapter stores state; JWT access tokens are
- * not stored at all by oidc-provider. Started by ../run.mjs in a child process.
+ * credentials, introspection and the authorization-code grant. Its own in-memory adapter stores
+ * state (JWT access tokens are not stored at all by oidc-provider), with a larger LRU than its
+ * default 1,000 entries so the authorization codes minted for a load slice are all kept.
+ * Authorization codes are minted on the benchmark's request with oidc-provider's models
+ * (`Grant`, `AuthorizationCode`), as its own tests do. Started by ../run.mjs in a child process.
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import Provider, { errors } from 'oidc-provider';
-import { ACCESS_TOKEN_TTL_SEC, AUDIENCE, CLIENT_IDS, RESOURCE_SCOPES, newSecret } from '../fixtures.mjs';
+import MemoryAdapter from 'oidc-provider/lib/adapters/memory_adapter.js';
+import LRU from 'oidc-provider/lib/helpers/lru.js';
+import {
+  ACCESS_TOKEN_TTL_SEC,
+  AUDIENCE,
+  CLIENT_IDS,
+  CODE_FLOW,
+  RESOURCE_SCOPES,
+  newPkcePair,
+  newSecret,
+} from '../fixtures.mjs';
 import { serveParent } from './child.mjs';
 
 const require = createRequire(import.meta.url);
@@ -42,6 +55,7 @@ const secrets = {
   jwt: newSecret(),
   opaque: newSecret(),
   resourceServer: newSecret(),
+  code: newSecret(),
 };
 
 /** @param {string} clientId @param {string} secret @param {string} [scope] */
@@ -55,12 +69,48 @@ const client = (clientId, secret, scope) => ({
   ...(scope === undefined ? {} : { scope }),
 });
 
+/**
+ * Entries oidc-provider's memory adapter keeps per minted code: the Grant, the grant's member
+ * index and the AuthorizationCode.
+ */
+const ENTRIES_PER_CODE = 3;
+/**
+ * The adapter's store: oidc-provider's LRU, 1,000 entries like its default adapter's until codes are
+ * minted. Each batch of codes gets a fresh store (the codes of earlier slices are spent or abandoned,
+ * as if expired), twice the batch's entries: a store rotates when `maxSize` entries were inserted
+ * (reads of rotated entries insert them again), so no code of the batch is evicted during its slice.
+ */
+let store = new LRU({ maxSize: 1000 });
+
+/** oidc-provider's memory adapter, reading the current store. */
+class BenchMemoryAdapter extends MemoryAdapter {
+  get storage() {
+    return store;
+  }
+}
+
+/**
+ * @param {unknown} _ctx
+ * @param {{ resourceServer?: { accessTokenTTL?: number } }} token
+ */
+const resourceTokenTtl = (_ctx, token) => token.resourceServer?.accessTokenTTL ?? ACCESS_TOKEN_TTL_SEC;
+
 const provider = new Provider(issuer, {
   clients: [
     client(CLIENT_IDS.jwt, secrets.jwt, RESOURCE_SCOPES.join(' ')),
     client(CLIENT_IDS.opaque, secrets.opaque, RESOURCE_SCOPES.join(' ')),
     client(CLIENT_IDS.resourceServer, secrets.resourceServer),
+    {
+      ...client(CLIENT_IDS.code, secrets.code, ['openid', ...RESOURCE_SCOPES].join(' ')),
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      redirect_uris: [CODE_FLOW.redirectUri],
+    },
   ],
+  // Its own memory adapter, on a store sized for the minted codes.
+  adapter: BenchMemoryAdapter,
+  findAccount: (/** @type {unknown} */ _ctx, /** @type {string} */ sub) =>
+    sub === CODE_FLOW.sub ? { accountId: sub, claims: () => ({ sub }) } : undefined,
   scopes: RESOURCE_SCOPES,
   routes: { token: '/token', introspection: '/token/introspection' },
   jwks: { keys: [es256Jwk()] },
@@ -99,13 +149,52 @@ const provider = new Provider(issuer, {
     },
   },
   ttl: {
-    ClientCredentials: (
-      /** @type {unknown} */ _ctx,
-      /** @type {{ resourceServer?: { accessTokenTTL?: number } }} */ token,
-    ) => token.resourceServer?.accessTokenTTL ?? ACCESS_TOKEN_TTL_SEC,
+    ClientCredentials: resourceTokenTtl,
+    AccessToken: resourceTokenTtl,
+    AuthorizationCode: CODE_FLOW.codeTtlSec,
+    IdToken: CODE_FLOW.idTokenTtlSec,
+    // @gatehouse/auth-server's grant (refresh-token family) lifetime: 30 days.
+    Grant: 30 * 86_400,
   },
 });
 server.on('request', provider.callback());
+
+/**
+ * `count` codes as oidc-provider's authorization endpoint leaves them after a login and consent:
+ * a Grant of CODE_FLOW.scope (the OpenID scopes and the resource's scopes, RFC 8707) and an
+ * AuthorizationCode bound to it, each with its own PKCE S256 challenge (RFC 7636 §4.2) and its own
+ * session id.
+ * @type {import('./child.mjs').MintCodes}
+ */
+async function mintCodes(count) {
+  store = new LRU({ maxSize: Math.max(1000, 2 * ENTRIES_PER_CODE * count) });
+  const oidcClient = await provider.Client.find(CLIENT_IDS.code);
+  if (oidcClient === undefined) throw new Error(`${CLIENT_IDS.code} is missing`);
+  const resourceScopes = CODE_FLOW.scope.split(' ').filter((scope) => RESOURCE_SCOPES.includes(scope));
+  /** @type {import('../fixtures.mjs').MintedCode[]} */
+  const codes = [];
+  for (let i = 0; i < count; i++) {
+    const grant = new provider.Grant({ accountId: CODE_FLOW.sub, clientId: CLIENT_IDS.code });
+    grant.addOIDCScope('openid');
+    grant.addResourceScope(AUDIENCE, resourceScopes.join(' '));
+    const grantId = await grant.save();
+    const { codeVerifier, codeChallenge } = newPkcePair();
+    const code = await new provider.AuthorizationCode({
+      accountId: CODE_FLOW.sub,
+      client: oidcClient,
+      grantId,
+      redirectUri: CODE_FLOW.redirectUri,
+      scope: CODE_FLOW.scope,
+      resource: AUDIENCE,
+      codeChallenge,
+      codeChallengeMethod: 'S256',
+      authTime: Math.floor(Date.now() / 1000),
+      sid: randomBytes(16).toString('base64url'),
+    }).save();
+    codes.push({ code, codeVerifier });
+  }
+  return codes;
+}
 
 serveParent(
   {
@@ -117,6 +206,7 @@ serveParent(
       jwt: { id: CLIENT_IDS.jwt, secret: secrets.jwt },
       opaque: { id: CLIENT_IDS.opaque, secret: secrets.opaque },
       resourceServer: { id: CLIENT_IDS.resourceServer, secret: secrets.resourceServer },
+      code: { id: CLIENT_IDS.code, secret: secrets.code },
     },
     versions: {
       'oidc-provider': packageVersion('oidc-provider'),
@@ -129,4 +219,6 @@ serveParent(
       server.close((err) => (err === undefined ? resolve() : reject(err)));
       server.closeAllConnections();
     }),
+  undefined,
+  mintCodes,
 );
