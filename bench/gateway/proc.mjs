@@ -82,15 +82,17 @@ function cpuSecOf(pid) {
  */
 
 /**
- * @param {number} pid
+ * @param {number | readonly number[]} pids One process tree, or several summed (a contender made of
+ *   two programs: nginx and the gateway it asks).
  * @returns {TreeUsage}
  */
-export function treeUsage(pid) {
+export function treeUsage(pids) {
   let rssBytes = 0;
   let peakRssBytes = 0;
   let cpuSec = 0;
   let processes = 0;
-  for (const id of processTree(pid)) {
+  const roots = typeof pids === 'number' ? [pids] : pids;
+  for (const id of new Set(roots.flatMap((root) => processTree(root)))) {
     const memory = memoryOf(id);
     if (memory === undefined) continue;
     processes++;
@@ -102,23 +104,23 @@ export function treeUsage(pid) {
 }
 
 /**
- * Samples the summed RSS of a process tree every `intervalMs` and keeps the largest sum seen: the
- * peak of the whole tree at one moment (VmHWM of each process peaks at different moments).
- * @param {number} pid
+ * Samples the summed RSS of a process tree (or of several) every `intervalMs` and keeps the largest
+ * sum seen: the peak of the whole tree at one moment (VmHWM of each process peaks at different moments).
+ * @param {number | readonly number[]} pids
  * @param {number} [intervalMs]
  * @returns {{ stop(): number, peak(): number }} `stop` ends sampling and returns the peak in bytes.
  */
-export function sampleTreeRss(pid, intervalMs = 100) {
-  let peak = treeUsage(pid).rssBytes;
+export function sampleTreeRss(pids, intervalMs = 100) {
+  let peak = treeUsage(pids).rssBytes;
   const timer = setInterval(() => {
-    peak = Math.max(peak, treeUsage(pid).rssBytes);
+    peak = Math.max(peak, treeUsage(pids).rssBytes);
   }, intervalMs);
   timer.unref();
   return {
     peak: () => peak,
     stop: () => {
       clearInterval(timer);
-      peak = Math.max(peak, treeUsage(pid).rssBytes);
+      peak = Math.max(peak, treeUsage(pids).rssBytes);
       return peak;
     },
   };

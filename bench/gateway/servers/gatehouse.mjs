@@ -11,6 +11,9 @@
  *   to /dev/null, with three routes on the same upstream: `/jwt` (auth jwt, scope check, rate limit),
  *   `/phantom` (auth opaque: introspection and token exchange, both cached) and `/open` (auth none,
  *   informative: the pipeline without authentication).
+ * - For the nginx `auth_request` row, one more gateway process whose deployment adds the
+ *   external-authorization listener (`extAuthz`, style nginx, issue 7) on a port of its own, with
+ *   127.0.0.1 (nginx) as the one trusted proxy; nginx then asks it about `/jwt`.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -194,14 +197,15 @@ export async function requestAccessToken(auth, client) {
 }
 
 /**
- * Writes the gateway's deployment file (the same for every gateway process of the run).
+ * Writes the gateway's deployment file (the same for every gateway process of the run, but the one
+ * nginx asks: `extAuthzPort` adds its external-authorization listener, in a file of its own).
  * @param {string} dir
- * @param {{ issuer: string, upstreamUrl: string, clientId: string }} options The gateway's client
- *   id (its secret comes from the environment).
+ * @param {{ issuer: string, upstreamUrl: string, clientId: string, extAuthzPort?: number }} options
+ *   The gateway's client id (its secret comes from the environment).
  * @returns {string} The file.
  */
-export function writeGatewayConfig(dir, { issuer, upstreamUrl, clientId }) {
-  const file = path.join(dir, 'gateway.yaml');
+export function writeGatewayConfig(dir, { issuer, upstreamUrl, clientId, extAuthzPort }) {
+  const file = path.join(dir, extAuthzPort === undefined ? 'gateway.yaml' : 'gateway-ext-authz.yaml');
   /**
    * @param {keyof typeof GATEWAY_PATHS} id
    * @param {'jwt' | 'opaque' | 'none'} auth
@@ -228,6 +232,14 @@ export function writeGatewayConfig(dir, { issuer, upstreamUrl, clientId }) {
       // 1,000-connection measurement (the default, 5 s, would close them while it runs).
       limits: { keepAliveTimeoutMs: 120_000 },
       auth: { issuer, clientId, clientSecret: '${BENCH_GATEWAY_CLIENT_SECRET}' },
+      ...(extAuthzPort === undefined
+        ? {}
+        : {
+            // docs/ext-authz.md: only trusted peers get an answer; nginx connects from 127.0.0.1
+            // and sets X-Forwarded-For to its client's address.
+            trustedProxies: ['127.0.0.1'],
+            extAuthz: { style: 'nginx', listen: { host: '127.0.0.1', port: extAuthzPort } },
+          }),
       upstreams: { bench: { targets: [upstreamUrl] } },
       routes: [route('jwt', 'jwt'), route('phantom', 'opaque'), route('open', 'none')],
     },
