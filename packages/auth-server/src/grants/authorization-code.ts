@@ -125,8 +125,6 @@ export const authorizationCodeGrant: GrantHandler = async (context) => {
   }
   const audience = audienceOf(context, row);
 
-  if (!(await consumeAuthorizationCode(deps, row.code_hash))) return onReplay(context, row);
-
   const dpopJkt = context.dpopJkt ?? null;
   const x5tS256 = context.x5tS256 ?? null;
   // RFC 9449 §5, RFC 8705 §4: a public client's refresh tokens are bound to its DPoP key and to
@@ -134,13 +132,26 @@ export const authorizationCodeGrant: GrantHandler = async (context) => {
   const grant = isPublic(client)
     ? grantFromCode(context, row, audience, dpopJkt, x5tS256)
     : grantFromCode(context, row, audience, null);
-  await ensureGrant(deps, grant);
-  let refreshToken: string | undefined;
-  if (client.grantTypes.includes('refresh_token')) {
-    const fresh = newRefreshToken(deps, grant, refreshLifetimes(deps, client).idleSec);
-    await storeRefreshToken(deps, fresh);
-    refreshToken = fresh.token;
-  }
+  const fresh = client.grantTypes.includes('refresh_token')
+    ? newRefreshToken(deps, grant, refreshLifetimes(deps, client).idleSec)
+    : undefined;
+  // The code is consumed in one transaction with what it grants: the grant, its refresh token and
+  // the session's client (OIDC Back-Channel Logout §2.6: the clients of a session are notified when
+  // it ends). A crash cannot leave a used code without its grant, and it is one commit, not four.
+  const won = await deps.db.transaction().execute(async (trx) => {
+    const tx = { ...deps, db: trx };
+    if (!(await consumeAuthorizationCode(tx, row.code_hash))) return false;
+    await ensureGrant(tx, grant);
+    if (fresh !== undefined) await storeRefreshToken(tx, fresh);
+    await trx
+      .insertInto('session_clients')
+      .values({ sid: row.sid, client_id: client.clientId })
+      .onConflict((oc) => oc.columns(['sid', 'client_id']).doNothing())
+      .execute();
+    return true;
+  });
+  if (!won) return onReplay(context, row);
+  const refreshToken = fresh?.token;
   const scopes = row.scope === '' ? [] : row.scope.split(' ');
   const { access, body } = await issueTokenSet(services, {
     client,
@@ -155,12 +166,6 @@ export const authorizationCodeGrant: GrantHandler = async (context) => {
   });
   // A concurrent replay may have revoked the grant while these were recorded: they die with it.
   await afterIssue(deps, row.grant_id);
-  // OIDC Back-Channel Logout §2.6: the clients of a session are notified when it ends.
-  await deps.db
-    .insertInto('session_clients')
-    .values({ sid: row.sid, client_id: client.clientId })
-    .onConflict((oc) => oc.columns(['sid', 'client_id']).doNothing())
-    .execute();
   return {
     body,
     sub: row.sub,
