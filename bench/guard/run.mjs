@@ -121,6 +121,7 @@ async function benchAlgorithm(alg) {
       label: c.label,
       medianOpsPerSec: medians[c.id],
       medianUsPerOp: median(rounds.map((r) => r.usPerOp)),
+      medianCpuSecPer10k: median(rounds.map((r) => r.cpuSecPer10k)),
       latency,
       rounds,
     };
@@ -257,7 +258,9 @@ const THROUGHPUT_COLUMNS = [
   { title: 'ops/s (median)', align: 'right' },
   { title: 'µs/op', align: 'right' },
   { title: 'p50 µs', align: 'right' },
+  { title: 'p90 µs', align: 'right' },
   { title: 'p99 µs', align: 'right' },
+  { title: 'CPU s/10k', align: 'right' },
   { title: 'vs jose', align: 'right' },
 ];
 
@@ -269,7 +272,7 @@ function throughputRows(algorithms) {
   return algorithms.flatMap((a) =>
     Object.entries(a.contenders).map(([id, raw]) => {
       const c =
-        /** @type {{ label: string, medianOpsPerSec: number, medianUsPerOp: number, latency: { p50Us: number, p99Us: number } }} */ (
+        /** @type {{ label: string, medianOpsPerSec: number, medianUsPerOp: number, medianCpuSecPer10k: number, latency: { p50Us: number, p90Us: number, p99Us: number } }} */ (
           raw
         );
       const ratio =
@@ -284,7 +287,9 @@ function throughputRows(algorithms) {
         fmt(c.medianOpsPerSec),
         fmt(c.medianUsPerOp, 2),
         fmt(c.latency.p50Us, 2),
+        fmt(c.latency.p90Us, 2),
         fmt(c.latency.p99Us, 2),
+        fmt(c.medianCpuSecPer10k, 3),
         `${fmt(ratio, 2)}x`,
       ];
     }),
@@ -355,8 +360,9 @@ async function main() {
   const method =
     `Each verify is awaited before the next. After a ${PARAMETERS.warmupMs} ms warm-up per contender, ` +
     `the three contenders of an algorithm alternate in ${ROUNDS} of ${PARAMETERS.sliceMs} ms ` +
-    `slices, order rotated every round; ops/s and µs/op are the medians over the rounds, p50/p99 come from ` +
-    `timing single calls for ${PARAMETERS.latencyMs} ms. jose: \`jwtVerify\` with a pre-imported key; ` +
+    `slices, order rotated every round; ops/s, µs/op and CPU s/10k (user + system CPU of the process, the ` +
+    `thread pool included, per 10 000 verifications) are the medians over the rounds, p50/p90/p99 come from ` +
+    `timing single calls for ${PARAMETERS.latencyMs} ms; peak RSS is in the memory table below. jose: \`jwtVerify\` with a pre-imported key; ` +
     `guard: \`createVerifier\` with a static JWKS, \`cache: false\` or the default cache (same token again). ` +
     `Token sizes: ${algorithms.map((a) => `${a.alg} ${a.tokenBytes} bytes`).join(', ')}.`;
   const load = `Load average (1 min) ${fmt(loadStart, 2)} at start, ${fmt(os.loadavg()[0] ?? Number.NaN, 2)} at end`;
