@@ -116,23 +116,31 @@ export function buildOriginalRequestView(
     const name = raw[i] as string;
     if (!skip.has(name.toLowerCase())) rawHeaders.push(name, raw[i + 1] as string);
   }
-  const headers: IncomingMessage['headers'] = Object.fromEntries(
-    Object.entries(req.headers).filter(([name]) => !skip.has(name)),
-  );
-  const headersDistinct: IncomingMessage['headersDistinct'] = Object.fromEntries(
-    Object.entries(req.headersDistinct).filter(([name]) => !skip.has(name)),
-  );
+  // node's own merged fields (its rules for repeated fields), less the ones that described the check.
+  const received = req.headers;
+  const headers: IncomingMessage['headers'] = {};
+  for (const name in received) if (!skip.has(name)) headers[name] = received[name];
   if (original.host !== undefined) {
     rawHeaders.push('Host', original.host);
     headers.host = original.host;
-    headersDistinct['host'] = [original.host];
   }
+  let headersDistinct: IncomingMessage['headersDistinct'] | undefined;
   return Object.create(req, {
     method: { value: original.method },
     url: { value: original.target },
     rawHeaders: { value: rawHeaders },
     headers: { value: headers },
-    headersDistinct: { value: headersDistinct },
+    // Built when read (the pipeline reads fields from rawHeaders), as node builds its own.
+    headersDistinct: {
+      get: () => {
+        if (headersDistinct !== undefined) return headersDistinct;
+        headersDistinct = {};
+        for (const name in req.headersDistinct)
+          if (!skip.has(name)) headersDistinct[name] = req.headersDistinct[name];
+        if (original.host !== undefined) headersDistinct['host'] = [original.host];
+        return headersDistinct;
+      },
+    },
     socket: { value: withoutPeerCertificate(req.socket) },
   }) as IncomingMessage;
 }

@@ -41,4 +41,23 @@ describe('buildIpSet', () => {
     expect(normalizeIp('::FFFF:127.0.0.1')).toBe('127.0.0.1');
     expect(normalizeIp('::ffff:7f00:1')).toBe('::ffff:7f00:1');
   });
+
+  it('answers the same when asked again, in another spelling, and past its memo of 4,096 addresses', () => {
+    const set = buildIpSet(['10.0.0.0/8', '2001:db8::/32']);
+    for (let round = 0; round < 2; round++) {
+      expect(set.contains('10.1.2.3')).toBe(true);
+      expect(set.contains('::ffff:10.1.2.3')).toBe(true);
+      expect(set.contains('2001:DB8::5')).toBe(true);
+      expect(set.contains('192.0.2.1')).toBe(false);
+    }
+    // Twice the memo: the answers of a spray of addresses are each computed and never mixed up.
+    for (let i = 0; i < 8192; i++) {
+      const inside = `10.0.${i >> 8}.${i & 255}`;
+      const outside = `11.0.${i >> 8}.${i & 255}`;
+      expect(set.contains(inside)).toBe(true);
+      expect(set.contains(outside)).toBe(false);
+    }
+    expect(set.contains('10.1.2.3')).toBe(true);
+    expect(set.contains('192.0.2.1')).toBe(false);
+  });
 });

@@ -36,12 +36,28 @@ export function buildIpSet(entries: readonly string[]): IpSet {
       throw new TypeError(`bad prefix length: ${entry}`);
     list.addSubnet(normalized, bits, family);
   }
+  if (entries.length === 0) return EMPTY;
+  // BlockList.check builds a SocketAddress per call (about 12 µs, more than the rest of a proxied
+  // request's pipeline); the set never changes, so answers are kept per address as asked. Emptied
+  // when full: a spray of addresses only brings back the uncached cost, never a wrong answer.
+  const memo = new Map<string, boolean>();
   return {
     size: entries.length,
     contains(ip) {
+      const known = memo.get(ip);
+      if (known !== undefined) return known;
       const normalized = normalizeIp(ip);
-      if (isIPv4(normalized)) return list.check(normalized, 'ipv4');
-      return isIPv6(normalized) && list.check(normalized, 'ipv6');
+      const found = isIPv4(normalized)
+        ? list.check(normalized, 'ipv4')
+        : isIPv6(normalized) && list.check(normalized, 'ipv6');
+      if (memo.size >= MEMO_ENTRIES) memo.clear();
+      memo.set(ip, found);
+      return found;
     },
   };
 }
+
+/** Addresses whose answer one set keeps. */
+const MEMO_ENTRIES = 4096;
+
+const EMPTY: IpSet = { size: 0, contains: () => false };
