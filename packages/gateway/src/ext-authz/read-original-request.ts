@@ -88,11 +88,19 @@ export function readOriginalRequest(req: IncomingMessage, config: ExtAuthzConfig
  */
 function withoutPeerCertificate(socket: Socket): Socket {
   if (!('getPeerX509Certificate' in socket)) return socket;
-  return Object.create(socket, {
-    getPeerCertificate: { value: undefined },
-    getPeerX509Certificate: { value: undefined },
-  }) as Socket;
+  let view = withoutCertificate.get(socket);
+  if (view === undefined) {
+    view = Object.create(socket, {
+      getPeerCertificate: { value: undefined },
+      getPeerX509Certificate: { value: undefined },
+    }) as Socket;
+    withoutCertificate.set(socket, view);
+  }
+  return view;
 }
+
+/** The certificate-less view of each TLS socket, made once per connection. */
+const withoutCertificate = new WeakMap<Socket, Socket>();
 
 /** Fields of the check request that are never the original request's own. */
 const NOT_ORIGINAL = new Set(['host', 'content-length', 'transfer-encoding']);
@@ -103,6 +111,10 @@ const NOT_ORIGINAL = new Set(['host', 'content-length', 'transfer-encoding']);
  * with the original method, target and Host, without the fields that described it, and without a
  * body — a data plane never sends one (nginx `proxy_pass_request_body off`, Envoy and Traefik by
  * default).
+ *
+ * A plain object with the fields the pipeline reads of a request it answers through `admit` (it
+ * never reads that request's body): not an object inheriting from `req`, since making each request
+ * a prototype cost V8 about 10 µs per check, more than the rest of the view.
  */
 export function buildOriginalRequestView(
   req: IncomingMessage,
@@ -125,22 +137,27 @@ export function buildOriginalRequestView(
     headers.host = original.host;
   }
   let headersDistinct: IncomingMessage['headersDistinct'] | undefined;
-  return Object.create(req, {
-    method: { value: original.method },
-    url: { value: original.target },
-    rawHeaders: { value: rawHeaders },
-    headers: { value: headers },
+  const view = {
+    method: original.method,
+    url: original.target,
+    rawHeaders,
+    headers,
     // Built when read (the pipeline reads fields from rawHeaders), as node builds its own.
-    headersDistinct: {
-      get: () => {
-        if (headersDistinct !== undefined) return headersDistinct;
-        headersDistinct = {};
-        for (const name in req.headersDistinct)
-          if (!skip.has(name)) headersDistinct[name] = req.headersDistinct[name];
-        if (original.host !== undefined) headersDistinct['host'] = [original.host];
-        return headersDistinct;
-      },
+    get headersDistinct(): IncomingMessage['headersDistinct'] {
+      if (headersDistinct !== undefined) return headersDistinct;
+      headersDistinct = {};
+      for (const name in req.headersDistinct)
+        if (!skip.has(name)) headersDistinct[name] = req.headersDistinct[name];
+      if (original.host !== undefined) headersDistinct['host'] = [original.host];
+      return headersDistinct;
     },
-    socket: { value: withoutPeerCertificate(req.socket) },
-  }) as IncomingMessage;
+    socket: withoutPeerCertificate(req.socket),
+    httpVersion: req.httpVersion,
+    httpVersionMajor: req.httpVersionMajor,
+    httpVersionMinor: req.httpVersionMinor,
+    get complete(): boolean {
+      return req.complete;
+    },
+  };
+  return view as unknown as IncomingMessage;
 }
