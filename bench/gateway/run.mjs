@@ -28,7 +28,7 @@
  * after `npm run build`.
  * Environment: BENCH_ROUNDS (3), BENCH_SLICE_MS (10000), BENCH_WARMUP_MS (5000), BENCH_CONNECTIONS
  * (50), BENCH_HALF_RATE_ROUNDS (3) and BENCH_HALF_RATE_MS (5000) for the fixed-rate alternations,
- * BENCH_IDLE_CONNECTIONS (1000), BENCH_CPU_PROF (`1`: gateway processes run with --cpu-prof,
+ * BENCH_IDLE_CONNECTIONS (1000), BENCH_CPU_PROF (`1`: gateway processes and the bare proxy run with --cpu-prof,
  * their profiles are summarised, docs/performance.md is left alone), BENCH_ONLY (comma-separated
  * contender ids, for development; the docs are then not updated), BENCH_KEEP_LOGS (`1`: the gateway
  * logs to a file in the kept temporary directory instead of /dev/null).
@@ -514,6 +514,12 @@ async function startContenders(dir, profileDir) {
       label: 'node:http + undici (minimal)',
       script: path.join(HERE, 'servers', 'minimal-proxy.mjs'),
       env: { UPSTREAM_URL: upstream.url },
+      // Profiled too: the yardstick the gateway's profile is read against.
+      ...(profileDir === undefined
+        ? {}
+        : {
+            execArgv: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--cpu-prof-name=minimal.cpuprofile'],
+          }),
     });
     processes.push(minimal);
     contenders.push({
@@ -1035,7 +1041,9 @@ const TARGET_COLUMNS = [{ title: 'Target' }, { title: 'Measured', align: 'right'
 async function profileReport(profileDir, results) {
   const summaries = [];
   const lines = ['', `CPU profiles (node --cpu-prof) in ${profileDir}:`];
-  for (const r of results.filter((c) => c.id.startsWith('gateway') || c.id === 'nginxExtAuthz')) {
+  for (const r of results.filter(
+    (c) => c.id.startsWith('gateway') || c.id === 'nginxExtAuthz' || c.id === 'minimal',
+  )) {
     const summary = await summarizeProfile(path.join(profileDir, `${r.id}.cpuprofile`), { top: 25 });
     const perRequest = (/** @type {number} */ ms) => (ms * 1000) / r.totals.requests;
     summaries.push({ id: r.id, requests: r.totals.requests, ...summary });
