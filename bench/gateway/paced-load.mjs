@@ -18,7 +18,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { quantile } from '../lib/harness.mjs';
+import { latencySummary, quantile } from '../lib/harness.mjs';
 
 // The undici the gateway runs on (a dependency of packages/gateway, not of the benchmark).
 const gatewayPackage = path.resolve(
@@ -163,13 +163,7 @@ export async function runPacedLoad({ url, headers, rate, ms, connections, expect
     requests: answered,
     durationSec,
     reqPerSec: answered / durationSec,
-    latencyMs: {
-      mean: sorted.length === 0 ? Number.NaN : sorted.reduce((a, b) => a + b, 0) / sorted.length,
-      p50: quantile(sorted, 0.5),
-      p90: quantile(sorted, 0.9),
-      p99: quantile(sorted, 0.99),
-      max: quantile(sorted, 1),
-    },
+    latencyMs: latencySummary(sorted),
     non2xx,
     errors,
     mismatches,

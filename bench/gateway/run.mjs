@@ -40,7 +40,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { profileTables, summarizeProfile } from '../auth-server/profile.mjs';
-import { envInt, median, quantile, rotate } from '../lib/harness.mjs';
+import { envInt, latencySummary, median, rotate } from '../lib/harness.mjs';
 import {
   REPO_ROOT,
   fmt,
@@ -206,13 +206,7 @@ async function runLoad(contender, upstream, ms) {
     requests,
     durationSec: result.duration,
     reqPerSec: requests / result.duration,
-    latencyMs: {
-      mean: sorted.length === 0 ? Number.NaN : sorted.reduce((a, b) => a + b, 0) / sorted.length,
-      p50: quantile(sorted, 0.5),
-      p90: quantile(sorted, 0.9),
-      p99: quantile(sorted, 0.99),
-      max: quantile(sorted, 1),
-    },
+    latencyMs: latencySummary(sorted),
     non2xx: result.non2xx,
     errors: result.errors,
     timeouts: result.timeouts,

@@ -131,6 +131,21 @@ export function quantile(sorted, q) {
 }
 
 /**
+ * Mean and percentiles (nearest rank) of latencies already sorted in ascending order.
+ * @param {ArrayLike<number> & { reduce: Float64Array['reduce'] }} sorted
+ * @returns {{ mean: number, p50: number, p90: number, p99: number, max: number }}
+ */
+export function latencySummary(sorted) {
+  return {
+    mean: sorted.length === 0 ? Number.NaN : sorted.reduce((a, b) => a + b, 0) / sorted.length,
+    p50: quantile(sorted, 0.5),
+    p90: quantile(sorted, 0.9),
+    p99: quantile(sorted, 0.99),
+    max: quantile(sorted, 1),
+  };
+}
+
+/**
  * @param {readonly number[]} values
  * @returns {number}
  */

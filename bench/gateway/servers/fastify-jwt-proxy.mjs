@@ -15,6 +15,7 @@ import { createPublicKey } from 'node:crypto';
 import proxy from '@fastify/http-proxy';
 import fastifyJwt from '@fastify/jwt';
 import Fastify from 'fastify';
+import { listenForBenchmark } from './fastify-ipc.mjs';
 
 /** @param {string} name */
 function required(name) {
@@ -88,10 +89,4 @@ app.addHook('preHandler', async (request, reply) => {
   return undefined;
 });
 await app.register(proxy, { upstream, prefix: '/', http2: false });
-const url = await app.listen({ host: '127.0.0.1', port: 0 });
-
-process.send?.({ type: 'ready', url });
-process.on('message', (/** @type {{ type: string }} */ message) => {
-  if (message.type === 'stop') void app.close().then(() => process.exit(0));
-});
-process.on('disconnect', () => process.exit(0));
+await listenForBenchmark(app);

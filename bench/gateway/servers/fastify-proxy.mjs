@@ -5,16 +5,11 @@
  */
 import proxy from '@fastify/http-proxy';
 import Fastify from 'fastify';
+import { listenForBenchmark } from './fastify-ipc.mjs';
 
 const upstream = process.env['UPSTREAM_URL'];
 if (upstream === undefined) throw new Error('UPSTREAM_URL is required');
 
 const app = Fastify({ logger: false });
 await app.register(proxy, { upstream, prefix: '/', http2: false });
-const url = await app.listen({ host: '127.0.0.1', port: 0 });
-
-process.send?.({ type: 'ready', url });
-process.on('message', (/** @type {{ type: string }} */ message) => {
-  if (message.type === 'stop') void app.close().then(() => process.exit(0));
-});
-process.on('disconnect', () => process.exit(0));
+await listenForBenchmark(app);
