@@ -476,25 +476,49 @@ describe('migrateToLatest on a SQLite file locked by someone else', () => {
   });
 });
 
-describe('migrateToLatest when a schema vanishes during the catalog scan', () => {
-  it('runs again after a 3F000 failure (nothing was applied) and gives up after three tries', async () => {
+describe('migrateToLatest when other DDL changes the catalog during its scan', () => {
+  // PostgreSQL's answers when a schema (3F000), a table (42P01) or a column (42703, from
+  // pg_get_serial_sequence) is dropped by another session while kysely scans the catalog.
+  it.each([
+    ['3F000', 'schema "t_x" does not exist'],
+    ['42P01', 'relation "t" does not exist'],
+    ['42703', 'column "d" of relation "t" does not exist'],
+  ])(
+    'runs again after a %s failure (nothing was applied) and gives up after three tries',
+    async (code, message) => {
+      const database = openSqlDatabase({ sqliteFile: ':memory:' });
+      let attempts = 0;
+      const flaky = (failures: number): Migration => ({
+        async up(db) {
+          attempts += 1;
+          if (attempts <= failures) throw Object.assign(new Error(message), { code });
+          await db.schema.createTable('vanish_ok').addColumn('id', 'integer').execute();
+        },
+      });
+      await expect(migrateToLatest(database.db, 'vanish_a', { '0001': flaky(2) })).resolves.toEqual(['0001']);
+      expect(attempts).toBe(3);
+      attempts = 0;
+      await expect(migrateToLatest(database.db, 'vanish_b', { '0001': flaky(5) })).rejects.toMatchObject({
+        code: 'ERR_STORE_MIGRATION_FAILED',
+      });
+      expect(attempts).toBe(3);
+      await database.close();
+    },
+  );
+
+  it('does not run again after any other failure', async () => {
     const database = openSqlDatabase({ sqliteFile: ':memory:' });
     let attempts = 0;
-    const flaky = (failures: number): Migration => ({
-      async up(db) {
+    const broken: Migration = {
+      up() {
         attempts += 1;
-        if (attempts <= failures)
-          throw Object.assign(new Error('schema "t_x" does not exist'), { code: '3F000' });
-        await db.schema.createTable('vanish_ok').addColumn('id', 'integer').execute();
+        return Promise.reject(Object.assign(new Error('syntax error'), { code: '42601' }));
       },
-    });
-    await expect(migrateToLatest(database.db, 'vanish_a', { '0001': flaky(2) })).resolves.toEqual(['0001']);
-    expect(attempts).toBe(3);
-    attempts = 0;
-    await expect(migrateToLatest(database.db, 'vanish_b', { '0001': flaky(5) })).rejects.toMatchObject({
+    };
+    await expect(migrateToLatest(database.db, 'broken', { '0001': broken })).rejects.toMatchObject({
       code: 'ERR_STORE_MIGRATION_FAILED',
     });
-    expect(attempts).toBe(3);
+    expect(attempts).toBe(1);
     await database.close();
   });
 });

@@ -132,10 +132,10 @@ export async function runMigrations(
       ? inSqliteTransaction(db, () => once(db))
       : withPostgresLock(db, `gatehouse-migrations:${[schema, table].join('.')}`, once);
   let outcome = await attempt();
-  // kysely looks for its history table with a catalog scan over every schema, which fails with
-  // 3F000 ("schema does not exist") if another schema is dropped during the scan. Nothing was
+  // kysely looks for its history table with a catalog scan over every schema, which fails when
+  // another schema, table or column is dropped during the scan (see CATALOG_RACES). Nothing was
   // applied then (one transaction), so the run is repeated.
-  for (let tries = 1; tries < 3 && isSchemaVanished(outcome.error); tries++) outcome = await attempt();
+  for (let tries = 1; tries < 3 && isCatalogRace(outcome.error); tries++) outcome = await attempt();
   if (outcome.error !== undefined || outcome.run === undefined) {
     throw new GatehouseError('ERR_STORE_MIGRATION_FAILED', {
       detail:
@@ -156,8 +156,15 @@ function alreadyApplied(): Promise<void> {
 }
 /* v8 ignore stop */
 
-function isSchemaVanished(error: unknown): boolean {
-  return (error as { code?: unknown } | undefined)?.code === '3F000';
+/**
+ * What a catalog scan meets when other DDL runs beside it (PostgreSQL error codes): a schema
+ * dropped (3F000), a table dropped (42P01), or a column dropped under `pg_get_serial_sequence`
+ * (42703: "column … of relation … does not exist").
+ */
+const CATALOG_RACES: ReadonlySet<unknown> = new Set(['3F000', '42P01', '42703']);
+
+function isCatalogRace(error: unknown): boolean {
+  return CATALOG_RACES.has((error as { code?: unknown } | undefined)?.code);
 }
 
 /** A table of the migrations' schema (PostgreSQL: pinned; SQLite: the main database). */
