@@ -36,8 +36,9 @@ export function relayTargetOf(url: string, defaultPort: number): RelayTarget {
 
 /**
  * A TCP relay on 127.0.0.1 in front of real services: a round-robin load balancer over several
- * instances of a component, or a cable to PostgreSQL or Redis that a fault test cuts and restores
- * on the same port. Nothing is parsed: bytes are piped both ways.
+ * instances of a component (a refused connection goes to the next instance), or a cable to
+ * PostgreSQL or Redis that a fault test cuts and restores on the same port. Nothing is parsed:
+ * bytes are piped both ways.
  */
 export async function startTcpRelay(initialTargets: readonly RelayTarget[], port = 0): Promise<TcpRelay> {
   let targets = [...initialTargets];
@@ -57,15 +58,35 @@ export async function startTcpRelay(initialTargets: readonly RelayTarget[], port
   const onConnection = (client: Socket): void => {
     track(client);
     if (blackhole || targets.length === 0) return;
-    const index = next++ % targets.length;
-    const target = targets[index];
-    if (target === undefined) return;
-    accepted[index] = (accepted[index] ?? 0) + 1;
-    const upstream = connect(target.port, target.host);
-    track(upstream);
-    upstream.on('close', () => client.destroy());
-    client.on('close', () => upstream.destroy());
-    client.pipe(upstream).pipe(client);
+    // As a load balancer does with a backend that refuses (nginx `proxy_next_upstream error`): a
+    // connection a target refuses is tried on the next one, each target once. Bytes are relayed only
+    // once a target accepted, so nothing the client sent is lost on the way.
+    client.pause();
+    const first = next++;
+    const tryTarget = (attempt: number): void => {
+      const index = (first + attempt) % targets.length;
+      const target = targets[index];
+      if (client.destroyed || attempt >= targets.length || target === undefined) {
+        client.destroy();
+        return;
+      }
+      const upstream = connect(target.port, target.host);
+      track(upstream);
+      const refused = (): void => tryTarget(attempt + 1);
+      upstream.once('error', refused);
+      upstream.once('connect', () => {
+        upstream.off('error', refused);
+        if (client.destroyed) {
+          upstream.destroy();
+          return;
+        }
+        accepted[index] = (accepted[index] ?? 0) + 1;
+        upstream.on('close', () => client.destroy());
+        client.on('close', () => upstream.destroy());
+        client.pipe(upstream).pipe(client);
+      });
+    };
+    tryTarget(0);
   };
 
   const listen = (): Promise<void> =>
