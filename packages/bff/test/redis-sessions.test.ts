@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { Writable } from 'node:stream';
 import { createUserStore } from '@gatehouse/auth-server';
 import { createLogger } from '@gatehouse/core';
@@ -14,6 +13,7 @@ import {
 import { buildBffConfig, createBff, type Bff, type BffConfigInput } from '../src/index.js';
 import { Browser, passOpLogin, type Page } from './support/browser.js';
 import { SESSION_COOKIE } from './support/bff-stack.js';
+import { reservePort } from '../../gateway/test/support/free-port.js';
 import { startRecordingUpstream, type RecordingUpstream } from './support/recording-upstream.js';
 
 const redis = await requireService('redis', 'bff sessions in Redis (createBff)');
@@ -54,14 +54,6 @@ describe('session.redisUrl in the configuration', () => {
   });
 });
 
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
-
 const quiet = () =>
   createLogger({
     component: 'bff',
@@ -82,8 +74,8 @@ describe.skipIf(!redis.available)('two BFF instances on one Redis (session.redis
   beforeAll(async () => {
     as = await startAuthServer({ clock: new TestClock(Date.now()), config: { login: { delayStepMs: 0 } } });
     upstream = await startRecordingUpstream();
-    const ports = [await freePort(), await freePort()];
-    const urls = ports.map((port) => `http://127.0.0.1:${port}`);
+    const ports = [await reservePort(), await reservePort()];
+    const urls = ports.map(({ port }) => `http://127.0.0.1:${port}`);
     const client = await as.createClient({
       grantTypes: ['authorization_code', 'refresh_token'],
       redirectUris: urls.map((url) => `${url}/auth/callback`),
@@ -103,7 +95,7 @@ describe.skipIf(!redis.available)('two BFF instances on one Redis (session.redis
       const bff = await createBff({
         config: buildBffConfig({
           publicUrl: url,
-          listen: { host: '127.0.0.1', port: ports[i]! },
+          listen: { host: '127.0.0.1', port: ports[i]!.port },
           oidc: {
             issuer: as.issuer,
             clientId: client.clientId,
@@ -116,6 +108,7 @@ describe.skipIf(!redis.available)('two BFF instances on one Redis (session.redis
         }),
         logger: quiet(),
       });
+      await ports[i]!.release();
       await bff.listen();
       bffs.push({ bff, url });
     }

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -22,6 +21,7 @@ import {
   type TestClient,
   type TestClientInput,
 } from '../../../gateway/test/support/auth-server.js';
+import { reservePort } from '../../../gateway/test/support/free-port.js';
 import {
   BFF_MIGRATIONS,
   buildBffConfig,
@@ -90,19 +90,6 @@ export interface BffStackOptions {
 export const SESSION_COOKIE = 'bff_session';
 export const LOGIN_COOKIE = 'bff_login';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => {
-        resolve(port);
-      });
-    });
-  });
-}
-
 const quiet = () =>
   createLogger({
     component: 'bff',
@@ -121,7 +108,8 @@ export async function startBffStack(options: BffStackOptions = {}): Promise<BffS
     config: { login: { delayStepMs: 0 } },
   });
   const upstream = await startRecordingUpstream();
-  const port = await freePort();
+  const reserved = await reservePort();
+  const port = reserved.port;
   const url = `${options.tls === true ? 'https' : 'http'}://127.0.0.1:${port}`;
   const publicUrl = options.publicUrl ?? url;
   let tls: BffStack['tls'];
@@ -195,6 +183,7 @@ export async function startBffStack(options: BffStackOptions = {}): Promise<BffS
     },
     ...(tls === undefined ? {} : { baseDir: tls.dir }),
   });
+  await reserved.release();
   await bff.listen();
 
   // With another public URL the cookie names carry `__Host-` (https).

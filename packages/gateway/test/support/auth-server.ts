@@ -16,7 +16,7 @@ import {
   type CreateClientInput,
 } from '@gatehouse/auth-server';
 import type { Kysely } from 'kysely';
-import { freePort } from './free-port.js';
+import { reservePort } from './free-port.js';
 
 type AuthDatabase = AuthServerDeps['db'] extends Kysely<infer D> ? D : never;
 
@@ -162,7 +162,8 @@ export async function startAuthServer(options: StartAuthServerOptions = {}): Pro
     },
   });
   // Listen on a port found first, so the issuer is the URL clients really use.
-  const port = await freePort();
+  const reserved = await reservePort();
+  const port = reserved.port;
   const issuer = `http://127.0.0.1:${port}`;
   const config = buildAuthServerConfig({
     issuer,
@@ -187,10 +188,12 @@ export async function startAuthServer(options: StartAuthServerOptions = {}): Pro
       passwordLogN: 10,
     });
   } catch (err) {
+    await reserved.release();
     await sql.close();
     if (ownState) await state.close();
     throw err;
   }
+  await reserved.release();
   await server.listen();
   const tokenEndpoint = `${issuer}/token`;
 
