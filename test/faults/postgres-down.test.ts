@@ -1,6 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer, type AddressInfo } from 'node:net';
-import { relayTargetOf, requireService, serviceUrl, startTcpRelay, type TcpRelay } from '@gatehouse/testing';
+import {
+  freePort,
+  relayTargetOf,
+  requireService,
+  serviceUrl,
+  startTcpRelay,
+  type TcpRelay,
+} from '@gatehouse/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser, parseForm, type Page } from '../../packages/bff/test/support/browser.js';
@@ -49,18 +55,6 @@ async function timed(url: string, init: RequestInit = {}): Promise<Answer> {
   const response = await fetch(url, { ...init, redirect: 'manual' });
   const text = await response.text();
   return { status: response.status, headers: response.headers, text, ms: performance.now() - started };
-}
-
-/** A port nothing listens on now (the listener binds it right after). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 interface ClientCredentials {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { createUserStore } from '@gatehouse/auth-server';
 import { createLogger } from '@gatehouse/core';
-import { requireService, serviceUrl } from '@gatehouse/testing';
+import { requireService, reservePort, serviceUrl } from '@gatehouse/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   API,
@@ -13,7 +13,6 @@ import {
 import { buildBffConfig, createBff, type Bff, type BffConfigInput } from '../src/index.js';
 import { Browser, passOpLogin, type Page } from './support/browser.js';
 import { SESSION_COOKIE } from './support/bff-stack.js';
-import { reservePort } from '../../gateway/test/support/free-port.js';
 import { startRecordingUpstream, type RecordingUpstream } from './support/recording-upstream.js';
 
 const redis = await requireService('redis', 'bff sessions in Redis (createBff)');

@@ -13,3 +13,4 @@ export {
 } from './services.js';
 export { parseForm, type ParsedForm } from './html-form.js';
 export { relayTargetOf, startTcpRelay, type RelayTarget, type TcpRelay } from './tcp-relay.js';
+export { freePort, reservePort, type ReservedPort } from './ports.js';

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { reservePort } from '@gatehouse/testing';
 import { createUserStore } from '@gatehouse/auth-server';
 import {
   createDevCa,
@@ -21,7 +22,6 @@ import {
   type TestClient,
   type TestClientInput,
 } from '../../../gateway/test/support/auth-server.js';
-import { reservePort } from '../../../gateway/test/support/free-port.js';
 import {
   BFF_MIGRATIONS,
   buildBffConfig,

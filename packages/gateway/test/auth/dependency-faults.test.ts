@@ -11,7 +11,14 @@ import {
   type SharedState,
   type SqlDatabase,
 } from '@gatehouse/core';
-import { relayTargetOf, requireService, serviceUrl, startTcpRelay, type TcpRelay } from '@gatehouse/testing';
+import {
+  freePort,
+  relayTargetOf,
+  requireService,
+  serviceUrl,
+  startTcpRelay,
+  type TcpRelay,
+} from '@gatehouse/testing';
 import { sql, type Kysely } from 'kysely';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildGatewayConfig, createGateway, type Gateway, type GatewayConfigInput } from '../../src/index.js';
@@ -24,7 +31,6 @@ import {
   type TestAuthServer,
   type TestClient,
 } from '../support/auth-server.js';
-import { freePort } from '../support/free-port.js';
 import { startRecordingUpstream, type RecordingUpstream } from '../support/recording-upstream.js';
 import { ROUTE, bearer, startAuthenticator } from './helpers.js';
 

@@ -1,4 +1,4 @@
-import { requireService } from '@gatehouse/testing';
+import { freePort, requireService } from '@gatehouse/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PATH_CASES, PATH_REFUSALS } from '../attacks/path-cases.js';
 import {
@@ -8,7 +8,6 @@ import {
   type TestAuthServer,
   type TestClient,
 } from '../support/auth-server.js';
-import { freePort } from '../support/free-port.js';
 import {
   startRecordingUpstream,
   type RecordedRequest,

@@ -4,10 +4,9 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { nginxPath, probeTcp } from '@gatehouse/testing';
+import { freePort, nginxPath, probeTcp } from '@gatehouse/testing';
 import { expect } from 'vitest';
 import { parseFirstResponse, type ParsedResponse } from '../attacks/attack-table.js';
-import { freePort } from '../support/free-port.js';
 import type { RecordedRequest, RecordingUpstream } from '../support/recording-upstream.js';
 
 /** A configuration shipped in deploy/nginx/ (what operators install). */

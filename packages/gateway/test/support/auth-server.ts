@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import { reservePort } from '@gatehouse/testing';
 import {
   createLogger,
   createMemorySharedState,
@@ -16,7 +17,6 @@ import {
   type CreateClientInput,
 } from '@gatehouse/auth-server';
 import type { Kysely } from 'kysely';
-import { reservePort } from './free-port.js';
 
 type AuthDatabase = AuthServerDeps['db'] extends Kysely<infer D> ? D : never;
 

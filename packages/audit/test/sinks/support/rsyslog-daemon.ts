@@ -1,8 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { probeTcp, rsyslogdPath } from '@gatehouse/testing';
+import { freePort, probeTcp, rsyslogdPath } from '@gatehouse/testing';
 
 /** What rsyslog parsed out of one received message (its RFC 5424 properties). */
 export interface ReceivedSyslog {
@@ -69,14 +68,6 @@ const PROPERTIES = [
   'protocol-version',
   'msg',
 ];
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /**
  * A real rsyslogd (Debian) in the foreground with its own configuration in `dir`: the inputs
