@@ -29,6 +29,26 @@ describe('TokenCache', () => {
     expect(cache.get('a')).toBeUndefined();
   });
 
+  it('keeps the recency order when the most recent entry is read again and again, or removed', () => {
+    const cache = new TokenCache<Entry>(2);
+    cache.set('a', entry('A'));
+    cache.set('b', entry('B'));
+    expect(cache.get('b')?.value).toBe('B');
+    expect(cache.get('b')?.value).toBe('B');
+    cache.set('c', entry('C')); // a is the least recent
+    expect(cache.get('a')).toBeUndefined();
+    expect(cache.get('b')?.value).toBe('B'); // b is now the most recent, then c
+    expect(cache.delete('b')).toBe(true);
+    cache.set('d', entry('D'));
+    expect(cache.get('c')?.value).toBe('C'); // c moves behind d
+    cache.set('e', entry('E')); // d is the least recent now
+    expect(cache.get('d')).toBeUndefined();
+    expect(cache.get('c')?.value).toBe('C');
+    cache.clear();
+    cache.set('c', entry('C2'));
+    expect(cache.get('c')?.value).toBe('C2');
+  });
+
   it('evicts every entry a jti covers (a subject token exchanged for several audiences)', () => {
     const cache = new TokenCache<Entry>(10);
     cache.set('t audience-1', entry('1', { jtis: ['parent', 'child-1'] }));

@@ -17,6 +17,8 @@ export class TokenCache<E extends RevocableEntry & { readonly expiresAtMs: numbe
   readonly maxEntries: number;
   readonly #entries = new Map<string, E>();
   readonly #byJti = new Map<string, Set<string>>();
+  /** The key touched or set last (the Map's last key), while it is in the map. */
+  #newest: string | undefined;
 
   constructor(maxEntries: number) {
     this.maxEntries = maxEntries;
@@ -28,9 +30,11 @@ export class TokenCache<E extends RevocableEntry & { readonly expiresAtMs: numbe
 
   get(key: string): E | undefined {
     const entry = this.#entries.get(key);
-    if (entry !== undefined) {
+    // Touching the entry that is already the most recent (one busy client) changes nothing.
+    if (entry !== undefined && key !== this.#newest) {
       this.#entries.delete(key);
       this.#entries.set(key, entry);
+      this.#newest = key;
     }
     return entry;
   }
@@ -38,6 +42,7 @@ export class TokenCache<E extends RevocableEntry & { readonly expiresAtMs: numbe
   set(key: string, entry: E): void {
     this.delete(key);
     this.#entries.set(key, entry);
+    this.#newest = key;
     for (const jti of entry.jtis) {
       let keys = this.#byJti.get(jti);
       if (keys === undefined) {
@@ -55,6 +60,7 @@ export class TokenCache<E extends RevocableEntry & { readonly expiresAtMs: numbe
     const entry = this.#entries.get(key);
     if (entry === undefined) return false;
     this.#entries.delete(key);
+    if (key === this.#newest) this.#newest = undefined;
     for (const jti of entry.jtis) {
       const keys = this.#byJti.get(jti);
       keys?.delete(key);
@@ -97,6 +103,7 @@ export class TokenCache<E extends RevocableEntry & { readonly expiresAtMs: numbe
   clear(): void {
     this.#entries.clear();
     this.#byJti.clear();
+    this.#newest = undefined;
   }
 }
 

@@ -134,6 +134,10 @@ describe('buildUpstreamHeaders: what the service receives', () => {
   it.each([
     ['2001:db8::1', 'api.example.com', 'for="[2001:db8::1]";host=api.example.com;proto=https'],
     ['203.0.113.9', 'api.example.com:8443', 'for=203.0.113.9;host="api.example.com:8443";proto=https'],
+    // The same host again (remembered), then another, then back.
+    ['203.0.113.10', 'api.example.com:8443', 'for=203.0.113.10;host="api.example.com:8443";proto=https'],
+    ['203.0.113.9', 'api.example.com', 'for=203.0.113.9;host=api.example.com;proto=https'],
+    ['203.0.113.9', 'api.example.com:8443', 'for=203.0.113.9;host="api.example.com:8443";proto=https'],
     ['203.0.113.9', '[2001:db8::2]:8443', 'for=203.0.113.9;host="[2001:db8::2]:8443";proto=https'],
     ['203.0.113.9', 'a"b\\c', 'for=203.0.113.9;host="a\\"b\\\\c";proto=https'],
     ['', 'api.example.com', 'for=unknown;host=api.example.com;proto=https'],

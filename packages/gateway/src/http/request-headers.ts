@@ -83,6 +83,20 @@ function formatForwardedValue(value: string): string {
   return value;
 }
 
+/**
+ * The last `Host` formatted for `Forwarded` and its form: a gateway sees the same few hosts, and
+ * one with a port (`:` is not a tchar) is a quoted string built with a regular expression.
+ */
+let lastHost = '';
+let lastHostFormatted = '';
+function formatForwardedHost(host: string): string {
+  if (host !== lastHost) {
+    lastHostFormatted = formatForwardedValue(host);
+    lastHost = host;
+  }
+  return lastHostFormatted;
+}
+
 /** RFC 7239 §6: IPv6 nodes are bracketed and quoted; an unknown peer is `unknown`. */
 function formatForwardedNode(ip: string): string {
   if (ip === '') return 'unknown';
@@ -149,7 +163,7 @@ export function buildUpstreamHeaders(
 
   const peer = ctx.peerIp ?? ctx.clientIp;
   let hop = `for=${formatForwardedNode(peer)}`;
-  if (ctx.host !== '') hop += `;host=${formatForwardedValue(ctx.host)}`;
+  if (ctx.host !== '') hop += `;host=${formatForwardedHost(ctx.host)}`;
   hop += `;proto=${ctx.proto}`;
   // RFC 7239 §4 / de-facto X-Forwarded-For: each proxy appends its hop; only a trusted peer's list is kept.
   headers.forwarded = headers.forwarded === undefined ? hop : `${headers.forwarded}, ${hop}`;

@@ -72,11 +72,11 @@ describe('createRateLimiter', () => {
     const results = [];
     for (let i = 0; i < 4; i++) results.push(await limiter.check([perIp], subject));
     expect(results.map((r) => r.headers)).toEqual([
-      { 'RateLimit-Policy': '"per-ip";q=3;w=60', RateLimit: '"per-ip";r=2;t=20' },
-      { 'RateLimit-Policy': '"per-ip";q=3;w=60', RateLimit: '"per-ip";r=1;t=40' },
-      { 'RateLimit-Policy': '"per-ip";q=3;w=60', RateLimit: '"per-ip";r=0;t=60' },
+      { 'ratelimit-policy': '"per-ip";q=3;w=60', ratelimit: '"per-ip";r=2;t=20' },
+      { 'ratelimit-policy': '"per-ip";q=3;w=60', ratelimit: '"per-ip";r=1;t=40' },
+      { 'ratelimit-policy': '"per-ip";q=3;w=60', ratelimit: '"per-ip";r=0;t=60' },
       // Refused: t is the wait, equal to Retry-After (§6).
-      { 'RateLimit-Policy': '"per-ip";q=3;w=60', RateLimit: '"per-ip";r=0;t=20' },
+      { 'ratelimit-policy': '"per-ip";q=3;w=60', ratelimit: '"per-ip";r=0;t=20' },
     ]);
     expect(results[3]).toMatchObject({
       allowed: false,
@@ -100,8 +100,8 @@ describe('createRateLimiter', () => {
     const first = await limiter.check([perClient, perIp], subject);
     // per-ip has 2 left, per-client 4: per-ip is advertised.
     expect(first.headers).toEqual({
-      'RateLimit-Policy': '"per-ip";q=3;w=60',
-      RateLimit: '"per-ip";r=2;t=20',
+      'ratelimit-policy': '"per-ip";q=3;w=60',
+      ratelimit: '"per-ip";r=2;t=20',
     });
     await limiter.check([perClient, perIp], subject);
     await limiter.check([perClient, perIp], subject);
@@ -109,7 +109,7 @@ describe('createRateLimiter', () => {
     expect(refused).toMatchObject({ allowed: false, rule: 'per-ip' });
     // A sub-second window is advertised as 1 s; another client still has its own per-client quota.
     const other = await limiter.check([perClient], { ...subject, clientId: 'other' });
-    expect(other.headers['RateLimit-Policy']).toBe('"per-client";q=5;w=2');
+    expect(other.headers['ratelimit-policy']).toBe('"per-client";q=5;w=2');
   });
 
   it('ties on the remaining quota go to the rule that takes longer to refill', async () => {
@@ -119,8 +119,8 @@ describe('createRateLimiter', () => {
       now: clock().now,
     });
     const short: RateLimitRule = { ...perIp, id: 'short', windowMs: 3000 };
-    expect((await limiter.check([short, perIp], subject)).headers['RateLimit']).toBe('"per-ip";r=2;t=20');
-    expect((await limiter.check([perIp, short], { ...subject, ip: '192.0.2.8' })).headers['RateLimit']).toBe(
+    expect((await limiter.check([short, perIp], subject)).headers['ratelimit']).toBe('"per-ip";r=2;t=20');
+    expect((await limiter.check([perIp, short], { ...subject, ip: '192.0.2.8' })).headers['ratelimit']).toBe(
       '"per-ip";r=2;t=20',
     );
   });
@@ -131,7 +131,7 @@ describe('createRateLimiter', () => {
     const tight: RateLimitRule = { ...perIp, id: 'tight', limit: 1 };
     await limiter.check([tight], subject);
     await limiter.check([tight, perIp], subject);
-    expect((await limiter.check([perIp], subject)).headers['RateLimit']).toBe('"per-ip";r=2;t=20');
+    expect((await limiter.check([perIp], subject)).headers['ratelimit']).toBe('"per-ip";r=2;t=20');
   });
 
   it('writes the policy name as an sf-string (RFC 9651 §3.3.3)', async () => {
@@ -141,7 +141,7 @@ describe('createRateLimiter', () => {
       now: clock().now,
     });
     const odd: RateLimitRule = { ...perIp, id: 'a"b\\c\u00e9' };
-    expect((await limiter.check([odd], subject)).headers['RateLimit-Policy']).toBe('"a\\"b\\\\c?";q=3;w=60');
+    expect((await limiter.check([odd], subject)).headers['ratelimit-policy']).toBe('"a\\"b\\\\c?";q=3;w=60');
   });
 
   describe('when the store fails', () => {
@@ -172,7 +172,7 @@ describe('createRateLimiter', () => {
         [true, true],
         [false, true],
       ]);
-      expect(results[3]?.headers['RateLimit']).toBe('"per-ip";r=0;t=20');
+      expect(results[3]?.headers['ratelimit']).toBe('"per-ip";r=0;t=20');
       await limiter.close();
     });
 

@@ -100,7 +100,8 @@ function seconds(ms: number): number {
 function buildHeaders(rule: RateLimitRule, decision: RateLimitDecision): Record<string, string> {
   const { name, policy } = policyOf(rule);
   const t = decision.allowed ? seconds(decision.resetMs) : Math.max(1, seconds(decision.retryAfterMs));
-  return { 'RateLimit-Policy': policy, RateLimit: `${name};r=${decision.remaining};t=${t}` };
+  // Lower-case names, as the response relay merges them (field names are case-insensitive, RFC 9110 §5.1).
+  return { 'ratelimit-policy': policy, ratelimit: `${name};r=${decision.remaining};t=${t}` };
 }
 
 /**

@@ -28,7 +28,10 @@ export interface RelayContext {
   readonly replaceUpstreamErrors: boolean;
   readonly publicOrigin: string;
   readonly outcome: Outcome;
-  /** The gateway's own headers on the answer (the rate limiter's); an upstream field of the same name wins. */
+  /**
+   * The gateway's own headers on the answer (the rate limiter's), lower-case names; an upstream
+   * field of the same name wins.
+   */
   readonly extraHeaders: Readonly<Record<string, string>> | undefined;
   /** Answers a failure that came before any response (timeouts, unavailable, open circuit). */
   readonly fail: (error: unknown) => void;
@@ -134,14 +137,13 @@ function writeGenericUpstreamError(
   return status;
 }
 
-/** Adds `extra` (any casing) to lower-case `headers`, keeping the fields already there. */
+/** Adds `extra` (lower-case names) to lower-case `headers`, keeping the fields already there. */
 function addMissing(
   headers: Record<string, string | readonly string[]>,
   extra: Readonly<Record<string, string>> | undefined,
 ): void {
   if (extra === undefined) return;
-  for (const [name, value] of Object.entries(extra)) {
-    const lower = name.toLowerCase();
-    if (headers[lower] === undefined) headers[lower] = value;
+  for (const name in extra) {
+    if (headers[name] === undefined) headers[name] = extra[name] as string;
   }
 }
