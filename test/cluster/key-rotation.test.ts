@@ -91,6 +91,7 @@ describe.skipIf(!postgres.available || !redis.available || !built)(
         `SELECT status FROM signing_keys WHERE status = 'active'`,
       );
       expect(keys).toHaveLength(1);
-    });
+      // RUN_MS of load, then the loops' last rounds and the checks: room for a slow machine.
+    }, 60_000);
   },
 );
