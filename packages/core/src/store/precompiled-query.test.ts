@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { requireService, serviceUrl } from '@gatehouse/testing';
-import { sql, type Kysely } from 'kysely';
+import { CamelCasePlugin, sql, type Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { precompiledInsert, precompiledQuery } from './precompiled-query.js';
 import { openSqlDatabase, type SqlDatabase } from './sql-database.js';
@@ -128,6 +128,42 @@ for (const engine of engines) {
         .execute();
       expect(stored).toEqual(batches.flat().sort((x, y) => x.size - y.size));
       await db.deleteFrom('items').where('id', 'like', 'batch%').execute();
+    });
+
+    it('compiles once for a database and its transactions; a database with plugins compiles its own', async () => {
+      const { db } = database;
+      let builds = 0;
+      const byId = precompiledQuery(['id'], (on: Kysely<TestDatabase>, values: { id: string }) => {
+        builds++;
+        return on.selectFrom('items').select(['id', 'owner']).where('id', '=', values.id);
+      });
+      expect(await byId(db, { id: 'a' })).toEqual([{ id: 'a', owner: 'alice' }]);
+      for (const id of ['b', 'c']) {
+        const rows = await db.transaction().execute((trx) => byId(trx, { id }));
+        expect(rows).toEqual([{ id, owner: id === 'c' ? 'bob' : 'alice' }]);
+      }
+      expect(builds).toBe(1);
+      // A plugin can change the SQL: such an instance is not given its database's template.
+      const snake = db.withPlugin(new CamelCasePlugin());
+      expect(await byId(snake, { id: 'c' })).toEqual([{ id: 'c', owner: 'bob' }]);
+      expect(builds).toBe(2);
+
+      const insert = precompiledInsert<TestDatabase, TestDatabase['items']>('items', [
+        'id',
+        'owner',
+        'size',
+        'note',
+      ]);
+      await db
+        .transaction()
+        .execute((trx) => insert(trx, [{ id: 'tx-1', owner: 'tx', size: 1, note: null }]));
+      await db
+        .transaction()
+        .execute((trx) => insert(trx, [{ id: 'tx-2', owner: 'tx', size: 2, note: null }]));
+      expect(
+        await db.selectFrom('items').select('id').where('owner', '=', 'tx').orderBy('id').execute(),
+      ).toEqual([{ id: 'tx-1' }, { id: 'tx-2' }]);
+      await db.deleteFrom('items').where('owner', '=', 'tx').execute();
     });
 
     it('binds values as parameters (never inlined into the SQL)', async () => {

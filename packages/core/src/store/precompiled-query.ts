@@ -1,7 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import type { Compilable, CompiledQuery, Kysely } from 'kysely';
 
-/** Runs a precompiled query on `db` with these values; resolves its rows. */
+/**
+ * What a template is kept for: the database's dialect adapter when no plugin transforms its
+ * queries, so that a transaction (whose executor shares its database's adapter and compiler)
+ * runs its database's template instead of compiling one per transaction; otherwise the instance.
+ */
+function templateKey(db: Kysely<unknown>): object {
+  const executor = db.getExecutor();
+  return executor.plugins.length === 0 ? executor.adapter : db;
+}
+
+/** Runs a precompiled query on `db` (or one of its transactions) with these values; resolves its rows. */
 export type PrecompiledQuery<DB, V, O> = (db: Kysely<DB>, values: V) => Promise<O[]>;
 
 interface Template {
@@ -23,7 +33,7 @@ export function precompiledQuery<DB, V extends Readonly<Record<string, unknown>>
   names: readonly (keyof V & string)[],
   build: (db: Kysely<DB>, values: V) => Compilable<O>,
 ): PrecompiledQuery<DB, V, O> {
-  const templates = new WeakMap<Kysely<DB>, Template>();
+  const templates = new WeakMap<object, Template>();
 
   function compile(db: Kysely<DB>): Template {
     const marker = randomBytes(8).toString('hex');
@@ -44,10 +54,11 @@ export function precompiledQuery<DB, V extends Readonly<Record<string, unknown>>
   }
 
   return async (db, values) => {
-    let template = templates.get(db);
+    const key = templateKey(db as Kysely<unknown>);
+    let template = templates.get(key);
     if (template === undefined) {
       template = compile(db);
-      templates.set(db, template);
+      templates.set(key, template);
     }
     const parameters = [...template.compiled.parameters];
     for (const [name, positions] of template.slots) for (const i of positions) parameters[i] = values[name];
@@ -75,7 +86,7 @@ export function precompiledInsert<DB, Row extends object>(
   table: keyof DB & string,
   columns: readonly (keyof Row & string)[],
 ): PrecompiledInsert<DB, Row> {
-  const templates = new WeakMap<Kysely<DB>, Map<number, InsertTemplate<Row>>>();
+  const templates = new WeakMap<object, Map<number, InsertTemplate<Row>>>();
 
   function compile(db: Kysely<DB>, count: number): InsertTemplate<Row> {
     const marker = randomBytes(8).toString('hex');
@@ -108,10 +119,11 @@ export function precompiledInsert<DB, Row extends object>(
 
   return async (db, rows) => {
     if (rows.length === 0) return;
-    let byCount = templates.get(db);
+    const key = templateKey(db as Kysely<unknown>);
+    let byCount = templates.get(key);
     if (byCount === undefined) {
       byCount = new Map();
-      templates.set(db, byCount);
+      templates.set(key, byCount);
     }
     let template = byCount.get(rows.length);
     if (template === undefined) {
