@@ -1,8 +1,8 @@
-import { hashToken, randomToken } from '@gatehouse/core';
-import type { Selectable } from 'kysely';
+import { hashToken, precompiledQuery, randomToken } from '@gatehouse/core';
+import type { Kysely, Selectable } from 'kysely';
 import type { Client } from '../clients/client.js';
 import type { AuthServerDeps } from '../context.js';
-import type { AuthorizationCodeTable } from '../db/schema.js';
+import type { AuthDatabase, AuthorizationCodeTable } from '../db/schema.js';
 
 export type AuthorizationCodeRow = Selectable<AuthorizationCodeTable>;
 
@@ -62,15 +62,29 @@ export async function createAuthorizationCode(
   return code;
 }
 
+// The statements of every code exchange, built once (kysely would build them on every call).
+const codeByHash = precompiledQuery(
+  ['codeHash'],
+  (db: Kysely<AuthDatabase>, { codeHash }: { codeHash: string }) =>
+    db.selectFrom('authorization_codes').selectAll().where('code_hash', '=', codeHash),
+);
+const consumeCode = precompiledQuery(
+  ['codeHash', 'now'],
+  (db: Kysely<AuthDatabase>, { codeHash, now }: { codeHash: string; now: number }) =>
+    db
+      .updateTable('authorization_codes')
+      .set({ consumed_at: now })
+      .where('code_hash', '=', codeHash)
+      .where('consumed_at', 'is', null)
+      .returning('code_hash'),
+);
+
 export async function findAuthorizationCode(
   deps: Pick<AuthServerDeps, 'db'>,
   code: string,
 ): Promise<AuthorizationCodeRow | undefined> {
-  return deps.db
-    .selectFrom('authorization_codes')
-    .selectAll()
-    .where('code_hash', '=', hashToken(code))
-    .executeTakeFirst();
+  const [row] = await codeByHash(deps.db, { codeHash: hashToken(code) });
+  return row;
 }
 
 /**
@@ -81,11 +95,6 @@ export async function consumeAuthorizationCode(
   deps: Pick<AuthServerDeps, 'db' | 'now'>,
   codeHash: string,
 ): Promise<boolean> {
-  const result = await deps.db
-    .updateTable('authorization_codes')
-    .set({ consumed_at: deps.now() })
-    .where('code_hash', '=', codeHash)
-    .where('consumed_at', 'is', null)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) === 1;
+  const updated = await consumeCode(deps.db, { codeHash, now: deps.now() });
+  return updated.length === 1;
 }

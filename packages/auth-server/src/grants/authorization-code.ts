@@ -1,7 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { GatehouseError } from '@gatehouse/core';
+import { GatehouseError, precompiledQuery } from '@gatehouse/core';
+import type { Kysely } from 'kysely';
 import { audit } from '../audit.js';
 import { isPublic } from '../clients/client.js';
+import type { AuthDatabase } from '../db/schema.js';
 import { required } from '../http/params.js';
 import { ensureGrant, newRefreshToken, storeRefreshToken, type GrantRow } from '../tokens/refresh-tokens.js';
 import { afterIssue, revokeGrant } from '../tokens/revoke-tokens.js';
@@ -98,6 +100,16 @@ function audienceOf(context: GrantContext, row: AuthorizationCodeRow): string | 
   return authorized;
 }
 
+/** Records that a login session has this client (built once: every code exchange runs it). */
+const addSessionClient = precompiledQuery(
+  ['sid', 'clientId'],
+  (db: Kysely<AuthDatabase>, { sid, clientId }: { sid: string; clientId: string }) =>
+    db
+      .insertInto('session_clients')
+      .values({ sid, client_id: clientId })
+      .onConflict((oc) => oc.columns(['sid', 'client_id']).doNothing()),
+);
+
 /**
  * `authorization_code` (RFC 6749 §4.1.3, OAuth 2.1 §4.1.3, RFC 7636 §4.5-4.6): every check
  * happens before the code is consumed (a failed attempt does not burn the user's code), then one
@@ -143,11 +155,7 @@ export const authorizationCodeGrant: GrantHandler = async (context) => {
     if (!(await consumeAuthorizationCode(tx, row.code_hash))) return false;
     await ensureGrant(tx, grant);
     if (fresh !== undefined) await storeRefreshToken(tx, fresh);
-    await trx
-      .insertInto('session_clients')
-      .values({ sid: row.sid, client_id: client.clientId })
-      .onConflict((oc) => oc.columns(['sid', 'client_id']).doNothing())
-      .execute();
+    await addSessionClient(trx, { sid: row.sid, clientId: client.clientId });
     return true;
   });
   if (!won) return onReplay(context, row);

@@ -57,7 +57,8 @@ export function accessTokenTtl(
 /** A row of `access_tokens`, every column given. */
 type AccessTokenRow = AccessTokenTable;
 
-const ACCESS_TOKEN_COLUMNS = [
+/** Every column of `access_tokens`, each written (test/db/written-columns.test.ts checks the list). */
+export const ACCESS_TOKEN_COLUMNS = [
   'jti',
   'format',
   'token_hash',

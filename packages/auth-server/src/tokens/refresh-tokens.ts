@@ -1,7 +1,14 @@
-import { hashToken, openSecret, randomToken, sealSecret } from '@gatehouse/core';
-import type { Selectable } from 'kysely';
+import {
+  hashToken,
+  openSecret,
+  precompiledInsert,
+  precompiledQuery,
+  randomToken,
+  sealSecret,
+} from '@gatehouse/core';
+import type { Kysely, Selectable } from 'kysely';
 import type { AuthServerDeps } from '../context.js';
-import type { GrantTable, RefreshTokenTable } from '../db/schema.js';
+import type { AuthDatabase, GrantTable, RefreshTokenTable } from '../db/schema.js';
 
 export type RefreshTokenRow = Selectable<RefreshTokenTable>;
 export type GrantRow = Selectable<GrantTable>;
@@ -41,8 +48,50 @@ export function newRefreshToken(
   };
 }
 
+/** Every column of `refresh_tokens`, each written (test/db/written-columns.test.ts checks the list). */
+export const REFRESH_TOKEN_COLUMNS = [
+  'token_hash',
+  'grant_id',
+  'client_id',
+  'scope',
+  'created_at',
+  'idle_expires_at',
+  'rotated_at',
+  'replaced_by',
+  'revoked_at',
+] as const satisfies readonly (keyof RefreshTokenTable)[];
+
+/** Every column of `grants`, each written (test/db/written-columns.test.ts checks the list). */
+export const GRANT_COLUMNS = [
+  'grant_id',
+  'client_id',
+  'sub',
+  'scope',
+  'resource',
+  'sid',
+  'auth_time',
+  'dpop_jkt',
+  'created_at',
+  'expires_at',
+  'revoked_at',
+  'revoked_reason',
+  'x5t_s256',
+] as const satisfies readonly (keyof GrantTable)[];
+
+// Built once, not on every call: both run on every code exchange, in its transaction.
+const insertRefreshToken = precompiledInsert<AuthDatabase, RefreshTokenRow>(
+  'refresh_tokens',
+  REFRESH_TOKEN_COLUMNS,
+);
+const insertGrantOnce = precompiledQuery(GRANT_COLUMNS, (db: Kysely<AuthDatabase>, grant: GrantRow) =>
+  db
+    .insertInto('grants')
+    .values(grant)
+    .onConflict((oc) => oc.column('grant_id').doNothing()),
+);
+
 export async function storeRefreshToken(deps: Pick<Deps, 'db'>, fresh: NewRefreshToken): Promise<void> {
-  await deps.db.insertInto('refresh_tokens').values(fresh.row).execute();
+  await insertRefreshToken(deps.db, [fresh.row]);
 }
 
 export async function findRefreshToken(
@@ -112,9 +161,5 @@ export async function graceSuccessor(deps: Deps, old: RefreshTokenRow): Promise<
 
 /** Records a grant (token family); a no-op when it exists (a concurrent redemption made it first). */
 export async function ensureGrant(deps: Pick<Deps, 'db'>, grant: GrantRow): Promise<void> {
-  await deps.db
-    .insertInto('grants')
-    .values(grant)
-    .onConflict((oc) => oc.column('grant_id').doNothing())
-    .execute();
+  await insertGrantOnce(deps.db, grant);
 }

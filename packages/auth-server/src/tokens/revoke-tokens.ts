@@ -1,4 +1,7 @@
+import { precompiledQuery } from '@gatehouse/core';
+import type { Kysely } from 'kysely';
 import type { AuthServerDeps } from '../context.js';
+import type { AuthDatabase } from '../db/schema.js';
 import { publishRevocation } from './revocation-events.js';
 
 type Deps = Pick<AuthServerDeps, 'db' | 'now' | 'state' | 'logger'>;
@@ -102,17 +105,20 @@ async function revokeGrantTokens(deps: Deps, grantId: string, at: number): Promi
   return revoked.length;
 }
 
+/** Whether a grant is revoked (built once: every code exchange and refresh asks). */
+const grantRevokedAt = precompiledQuery(
+  ['grantId'],
+  (db: Kysely<AuthDatabase>, { grantId }: { grantId: string }) =>
+    db.selectFrom('grants').select('revoked_at').where('grant_id', '=', grantId),
+);
+
 /**
  * Called after tokens of a grant were recorded: when the grant was revoked meanwhile (a replay
  * or reuse detected by a concurrent request), the new tokens are revoked too. Returns whether
  * the grant is revoked.
  */
 export async function afterIssue(deps: Deps, grantId: string): Promise<boolean> {
-  const grant = await deps.db
-    .selectFrom('grants')
-    .select('revoked_at')
-    .where('grant_id', '=', grantId)
-    .executeTakeFirst();
+  const [grant] = await grantRevokedAt(deps.db, { grantId });
   if (grant?.revoked_at == null) return false;
   await revokeGrantTokens(deps, grantId, deps.now());
   return true;
