@@ -31,7 +31,8 @@
  * BENCH_IDLE_CONNECTIONS (1000), BENCH_CPU_PROF (`1`: gateway processes and the bare proxy run with --cpu-prof,
  * their profiles are summarised, docs/performance.md is left alone), BENCH_ONLY (comma-separated
  * contender ids, for development; the docs are then not updated), BENCH_KEEP_LOGS (`1`: the gateway
- * logs to a file in the kept temporary directory instead of /dev/null).
+ * logs to a file in the kept temporary directory instead of /dev/null), BENCH_GATEWAY_NODE_ARGS (Node.js
+ * options for the gateway processes; the docs are then not updated).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -60,6 +61,7 @@ import {
   ACCESS_TOKEN_TTL_SEC,
   AUDIENCE,
   CLI,
+  GATEWAY_NODE_ARGS,
   GATEWAY_PATHS,
   RATE_LIMIT,
   SCOPE,
@@ -1207,7 +1209,8 @@ async function main() {
     .map(([name, version]) => `${name} ${version}`)
     .join(', ');
   const valid = results.every((r) => r.valid) && (halfRate?.valid ?? true);
-  const complete = Object.keys(skipped).length === 0 && ONLY.length === 0;
+  // Runs with other gateway runtime options are experiments: they leave the docs alone.
+  const complete = Object.keys(skipped).length === 0 && ONLY.length === 0 && GATEWAY_NODE_ARGS.length === 0;
   const generatorCpu = Math.max(...results.map((r) => r.median.generatorCpuPct));
   const load = `Load average (1 min) ${fmt(loadStart, 2)} at start, ${fmt(os.loadavg()[0] ?? Number.NaN, 2)} at end`;
   const method =
@@ -1307,6 +1310,7 @@ async function main() {
       ...PARAMETERS,
       profiled: PROFILE,
       only: ONLY,
+      gatewayNodeArgs: GATEWAY_NODE_ARGS,
       targets: TARGETS,
       audience: AUDIENCE,
       scope: SCOPE,

@@ -247,6 +247,11 @@ export function writeGatewayConfig(dir, { issuer, upstreamUrl, clientId, extAuth
   return file;
 }
 
+/** Extra Node.js options for the gateway processes (BENCH_GATEWAY_NODE_ARGS, space-separated). */
+export const GATEWAY_NODE_ARGS = (process.env['BENCH_GATEWAY_NODE_ARGS'] ?? '')
+  .split(' ')
+  .filter((a) => a !== '');
+
 /**
  * Starts one `gatehouse gateway` process with its own data directory.
  * @param {{ label: string, configFile: string, dataDir: string, env: NodeJS.ProcessEnv,
@@ -255,10 +260,12 @@ export function writeGatewayConfig(dir, { issuer, upstreamUrl, clientId, extAuth
  */
 export async function startGateway({ label, configFile, dataDir, env, profile, logFile = '/dev/null' }) {
   mkdirSync(dataDir, { recursive: true });
-  const nodeArgs =
-    profile === undefined
+  const nodeArgs = [
+    ...GATEWAY_NODE_ARGS,
+    ...(profile === undefined
       ? []
-      : ['--cpu-prof', `--cpu-prof-dir=${profile.dir}`, `--cpu-prof-name=${profile.name}`];
+      : ['--cpu-prof', `--cpu-prof-dir=${profile.dir}`, `--cpu-prof-name=${profile.name}`]),
+  ];
   return startCommand({
     label,
     command: process.execPath,
