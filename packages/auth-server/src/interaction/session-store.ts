@@ -1,5 +1,7 @@
 import { hashToken, randomToken } from '@gatehouse/core';
+import type { Kysely } from 'kysely';
 import type { AuthServerDeps } from '../context.js';
+import type { AuthDatabase } from '../db/schema.js';
 
 /** A login session at the authorization server (the browser's single sign-on). */
 export interface Session {
@@ -20,8 +22,8 @@ export interface SessionStore {
    * `sid` (clients already in the session stay notified at logout); another user gets a new session.
    */
   login(sub: string, previous: Session | undefined): Promise<{ session: Session; cookie: string }>;
-  /** Ends a session; true when it was live. */
-  end(sid: string): Promise<boolean>;
+  /** Ends a session; true when it was live. `within`: the caller's transaction, if any. */
+  end(sid: string, within?: Kysely<AuthDatabase>): Promise<boolean>;
   /** Remembers that a client received a grant in the session (back-channel logout targets). */
   addClient(sid: string, clientId: string): Promise<void>;
   clientsOf(sid: string): Promise<string[]>;
@@ -76,8 +78,8 @@ export function createSessionStore(deps: Pick<AuthServerDeps, 'db' | 'now' | 'co
       return { session, cookie };
     },
 
-    async end(sid) {
-      const result = await db
+    async end(sid, within = db) {
+      const result = await within
         .updateTable('sessions')
         .set({ ended_at: deps.now() })
         .where('sid', '=', sid)

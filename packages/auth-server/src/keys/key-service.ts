@@ -6,7 +6,7 @@ import { sql, type Kysely, type RawBuilder, type Selectable } from 'kysely';
 import { audit, auditDurably } from '../audit.js';
 import type { AuthServerDeps } from '../context.js';
 import type { AuthDatabase, SigningKeyTable } from '../db/schema.js';
-import { publishRevocation } from '../tokens/revocation-events.js';
+import { revokeAndAnnounce } from '../tokens/revocation-events.js';
 import { signOffThread, type SigningKey } from './sign-off-thread.js';
 
 export type SigningAlgorithm = 'ES256' | 'EdDSA' | 'RS256' | 'PS256';
@@ -481,8 +481,8 @@ export function createKeyService(
   }
 
   /** Revokes the unexpired access tokens of a revoked key; returns how many. */
-  async function revokeTokensOf(kid: string, t: number): Promise<number> {
-    const result = await db
+  async function revokeTokensOf(kid: string, t: number, within: Kysely<AuthDatabase> = db): Promise<number> {
+    const result = await within
       .updateTable('access_tokens')
       .set({ revoked_at: t })
       .where('expires_at', '>', t)
@@ -681,28 +681,36 @@ export function createKeyService(
       const target =
         kid === undefined ? keys.find((k) => k.status === 'active') : keys.find((k) => k.kid === kid);
       const t = now();
-      const changed =
+      // One transaction: the key is revoked together with its unexpired tokens and the `{kid}`
+      // event that makes verifiers drop results cached under it (they also stop finding it in the
+      // JWKS), so a crash halfway never leaves a revoked key whose cached results live on.
+      const tokensInvalidated =
         target === undefined
-          ? 0
-          : await guarded(async (q) => {
-              const result = await q
+          ? undefined
+          : await revokeAndAnnounce(deps, async (trx, announceRevocation) => {
+              if (deps.engine === 'postgres') {
+                await sql`lock table signing_keys in share row exclusive mode`.execute(trx);
+              }
+              const result = await trx
                 .updateTable('signing_keys')
                 .set({ status: 'revoked', retired_at: t, private_key: null })
                 .where('kid', '=', target.kid)
                 .where('status', 'in', ['pending', 'active', 'retiring'])
                 .executeTakeFirst();
-              return result.numUpdatedRows;
+              if (Number(result.numUpdatedRows) !== 1) return undefined;
+              // This instance stops signing with it before anything else can fail (a signer
+              // finding no key reloads the committed state: still this key if this rolls back).
+              if (active?.kid === target.kid) active = undefined;
+              announceRevocation({ kid: target.kid });
+              return revokeTokensOf(target.kid, t, trx);
             });
-      if (target === undefined || changed !== 1) {
+      if (target === undefined || tokensInvalidated === undefined) {
         // Maybe revoked by another instance just now: stop signing with it here too.
         await reload();
         throw new GatehouseError('ERR_CONFIG_INVALID', {
           detail: `no published key ${kid ?? '(active)'}: unknown, retired or already revoked`,
         });
       }
-      // This instance stops signing with it before anything else can fail.
-      if (active?.kid === target.kid) active = undefined;
-      const tokensInvalidated = await revokeTokensOf(target.kid, t);
       const latest = await db
         .selectFrom('access_tokens')
         .select((eb) => eb.fn.max<number | null>('expires_at').as('latest'))
@@ -718,8 +726,6 @@ export function createKeyService(
       if ((await rows()).every((k) => k.status !== 'active')) await ensureActive(await rows());
       await reload();
       await announce({ event: 'revoked', kid: target.kid });
-      // Verifiers drop results cached under the key (they also stop finding it in the JWKS).
-      await publishRevocation(deps, { kid: target.kid });
       const next = (await rows()).find((k) => k.status === 'active');
       return { revokedKid: target.kid, newKid: next?.kid ?? '', tokensInvalidated, latestExpiry };
     },

@@ -2,8 +2,8 @@ import { randomToken } from '@gatehouse/core';
 import { audit } from '../audit.js';
 import type { AuthServerServices } from '../services.js';
 import type { Session, SessionStore } from '../interaction/session-store.js';
-import { publishRevocation } from '../tokens/revocation-events.js';
-import { revokeGrant } from '../tokens/revoke-tokens.js';
+import { revokeAndAnnounce } from '../tokens/revocation-events.js';
+import { revokeGrantWithin } from '../tokens/revoke-tokens.js';
 
 /** OIDC Back-Channel Logout 1.0 §2.4 event member. */
 export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
@@ -34,17 +34,23 @@ export async function endSession(
   options: EndSessionOptions,
 ): Promise<void> {
   const { deps } = ctx.services;
-  const ended = await ctx.sessions.end(session.sid);
+  // One transaction: the session ends only together with every token family issued in it (jti
+  // events per token) and its `{sid}` event, so a crash halfway leaves neither a live refresh
+  // token of an ended session nor a revocation that gateways never hear of.
+  const ended = await revokeAndAnnounce(deps, async (db, announce) => {
+    if (!(await ctx.sessions.end(session.sid, db))) return false;
+    const grants = await db
+      .selectFrom('grants')
+      .select('grant_id')
+      .where('sid', '=', session.sid)
+      .where('revoked_at', 'is', null)
+      .execute();
+    const at = deps.now();
+    for (const { grant_id: grantId } of grants) await revokeGrantWithin(db, announce, grantId, 'logout', at);
+    announce({ sid: session.sid });
+    return true;
+  });
   if (!ended) return;
-  // Every token family issued in the session dies with it (jti events published per token).
-  const grants = await deps.db
-    .selectFrom('grants')
-    .select('grant_id')
-    .where('sid', '=', session.sid)
-    .where('revoked_at', 'is', null)
-    .execute();
-  for (const { grant_id: grantId } of grants) await revokeGrant(deps, grantId, 'logout');
-  await publishRevocation(deps, { sid: session.sid });
   const clientIds = await ctx.sessions.clientsOf(session.sid);
   audit(deps, {
     action: 'logout',

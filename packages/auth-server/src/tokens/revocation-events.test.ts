@@ -11,14 +11,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REVOCATION_CHANNEL } from '../context.js';
 import { migrateAuthServer } from '../create-auth-server.js';
 import type { AuthDatabase } from '../db/schema.js';
-import { publishRevocation } from './revocation-events.js';
+import { revokeAndAnnounce, type RevocationEvent } from './revocation-events.js';
+
+type Deps = Parameters<typeof revokeAndAnnounce>[0];
+
+/** Announces one event with nothing else in its transaction. */
+const publishRevocation = (deps: Deps, event: RevocationEvent): Promise<void> =>
+  revokeAndAnnounce(deps, (_db, announce) => announce(event));
 
 /**
- * Every revocation is appended to the revocation feed (for gateways that missed pub/sub), then
- * published; a failing publish or a failing feed never fails the revocation, and the feed is
- * pruned now and then.
+ * Every revocation commits together with its revocation-feed rows (for gateways that missed
+ * pub/sub), then is published; a failing publish never fails it, a failing feed rolls it back,
+ * and the feed is pruned now and then.
  */
-describe('publishRevocation', () => {
+describe('revokeAndAnnounce', () => {
   const sql = openSqlDatabase<AuthDatabase>({ sqliteFile: ':memory:' });
   const db = sql.db;
   const lines: string[] = [];
@@ -65,20 +71,68 @@ describe('publishRevocation', () => {
     await state.close();
   });
 
-  it('a failing feed is logged and the event is still published', async () => {
-    const broken = openSqlDatabase<AuthDatabase>({ sqliteFile: ':memory:' }); // never migrated
+  it('a failing feed rolls the whole revocation back and publishes nothing', async () => {
+    const broken = openSqlDatabase<AuthDatabase>({ sqliteFile: ':memory:' });
     const state = createMemorySharedState();
     const heard: string[] = [];
     await state.subscribe(REVOCATION_CHANNEL, (message) => heard.push(message));
     try {
-      await publishRevocation({ db: broken.db, state, logger, now }, { kid: 'k1' });
-      await expect.poll(() => heard).toEqual(['{"kid":"k1"}']);
-      expect(lines.some((line) => line.includes('could not be appended to the revocation feed'))).toBe(true);
-      expect(lines.some((line) => line.includes('revocation feed could not be pruned'))).toBe(true);
+      await migrateAuthServer(broken.db as Kysely<unknown>);
+      await broken.db.schema.dropTable('revocation_feed').execute();
+      const revocation = revokeAndAnnounce({ db: broken.db, state, logger, now }, async (trx, announce) => {
+        await trx
+          .insertInto('consents')
+          .values({ sub: 'u1', client_id: 'c1', scope: 'a', granted_at: 1 })
+          .execute();
+        announce({ kid: 'k1' });
+      });
+      await expect(revocation).rejects.toThrow(/revocation_feed/);
+      // The statement before the append is gone with it: nothing is in force that is not announced.
+      expect(await broken.db.selectFrom('consents').selectAll().execute()).toEqual([]);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(heard).toEqual([]);
     } finally {
       await state.close();
       await broken.close();
     }
+  });
+
+  it('a revocation that throws after announcing leaves no feed row and publishes nothing', async () => {
+    const state = createMemorySharedState();
+    const heard: string[] = [];
+    await state.subscribe(REVOCATION_CHANNEL, (message) => heard.push(message));
+    const before = (await readRevocationsAfter(db, 0, 1000)).at(-1)?.id ?? 0;
+    const revocation = revokeAndAnnounce({ db, state, logger, now }, (_trx, announce) => {
+      announce({ sid: 'never' });
+      throw new Error('crash halfway');
+    });
+    await expect(revocation).rejects.toThrow('crash halfway');
+    expect(await readRevocationsAfter(db, before, 10)).toEqual([]);
+    expect(heard).toEqual([]);
+    await state.close();
+  });
+
+  it('runs a revocation again when PostgreSQL chose it as a deadlock victim, announcing once', async () => {
+    const state = createMemorySharedState();
+    const before = (await readRevocationsAfter(db, 0, 1000)).at(-1)?.id ?? 0;
+    let runs = 0;
+    const result = await revokeAndAnnounce({ db, state, logger, now }, (_trx, announce) => {
+      runs += 1;
+      announce({ sid: `victim-${runs}` });
+      if (runs === 1) throw Object.assign(new Error('deadlock detected'), { code: '40P01' });
+      return 'done';
+    });
+    expect(result).toBe('done');
+    expect((await readRevocationsAfter(db, before, 10)).map((e) => e.message)).toEqual([
+      '{"sid":"victim-2"}',
+    ]);
+    expect(lines.some((line) => line.includes('running it again'))).toBe(true);
+    // Not forever: the third deadlock in a row reaches the caller.
+    const always = revokeAndAnnounce({ db, state, logger, now }, () => {
+      throw Object.assign(new Error('deadlock detected'), { code: '40P01' });
+    });
+    await expect(always).rejects.toThrow('deadlock detected');
+    await state.close();
   });
 
   it('prunes events older than 24 h, at most once an hour', async () => {

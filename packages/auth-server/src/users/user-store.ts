@@ -3,8 +3,8 @@ import { GatehouseError, dummyPasswordHash, hashPassword, verifyPassword } from 
 import type { Selectable } from 'kysely';
 import type { AuthServerDeps } from '../context.js';
 import type { UserTable } from '../db/schema.js';
-import { publishRevocation } from '../tokens/revocation-events.js';
-import { revokeGrant } from '../tokens/revoke-tokens.js';
+import { revokeAndAnnounce } from '../tokens/revocation-events.js';
+import { revokeGrantWithin } from '../tokens/revoke-tokens.js';
 
 /** A local user as callers see it: never the password hash. */
 export interface User {
@@ -150,7 +150,10 @@ export function createUserStore(
       if (row === undefined) return false;
       const now = deps.now();
       const { sub } = row;
-      await db.transaction().execute(async (trx) => {
+      // One transaction: the user goes only together with every token family (jti events per
+      // token) and a `{sub}` event for caches (gateways, verifiers): every token of the user issued
+      // until now, so a crash halfway leaves no live token of a deleted user unannounced.
+      await revokeAndAnnounce(deps, async (trx, announce) => {
         await trx.deleteFrom('users').where('sub', '=', sub).execute();
         await trx.deleteFrom('consents').where('sub', '=', sub).execute();
         // A code issued just before the deletion would otherwise still redeem to tokens for a
@@ -166,16 +169,17 @@ export function createUserStore(
           .where('sub', '=', sub)
           .where('ended_at', 'is', null)
           .execute();
+        const grants = await trx
+          .selectFrom('grants')
+          .select('grant_id')
+          .where('sub', '=', sub)
+          .where('revoked_at', 'is', null)
+          .execute();
+        for (const { grant_id: grantId } of grants) {
+          await revokeGrantWithin(trx, announce, grantId, 'user_deleted', now);
+        }
+        announce({ sub, issuedBefore: Math.ceil(now / 1000) });
       });
-      const grants = await db
-        .selectFrom('grants')
-        .select('grant_id')
-        .where('sub', '=', sub)
-        .where('revoked_at', 'is', null)
-        .execute();
-      for (const { grant_id: grantId } of grants) await revokeGrant(deps, grantId, 'user_deleted');
-      // Caches (gateways, verifiers) drop every token of the user issued until now.
-      await publishRevocation(deps, { sub, issuedBefore: Math.ceil(now / 1000) });
       return true;
     },
 
