@@ -110,6 +110,7 @@ export {
 export { loadTlsServerOptions, type TlsServerOptions } from './tls/load-tls-server-options.js';
 export { watchTlsFiles, type TlsReloader, type WatchTlsFilesOptions } from './tls/watch-tls-files.js';
 export { describeCertificate, type CertificateInfo } from './tls/describe-certificate.js';
+export { parseForwardedCertificate, type ForwardedCertificate } from './tls/parse-forwarded-certificate.js';
 export { attachOcspStapling } from './tls/attach-ocsp-stapling.js';
 export {
   REVOCATION_FEED_RETENTION_MS,
