@@ -99,6 +99,16 @@ describe('gateway configuration: deny by default, refused at load', () => {
       },
       'admin.listen.tls.caFile',
     ],
+    [
+      'a client certificate header without trusted proxies (anyone could write one)',
+      { upstreams, routes: [route], clientCertificateHeader: 'Client-Cert' },
+      'clientCertificateHeader',
+    ],
+    [
+      'a client certificate header that is not a header name',
+      { upstreams, routes: [route], trustedProxies: ['10.0.0.0/8'], clientCertificateHeader: 'client cert' },
+      'clientCertificateHeader',
+    ],
   ])('refuses %s', (_name, input, path) => {
     const found = problems(input);
     expect(

@@ -208,6 +208,16 @@ export const gatewayConfigSchema = z
       .array(z.string())
       .default([])
       .describe('Peers (IPs, CIDR) whose X-Forwarded-For / Forwarded headers are believed'),
+    clientCertificateHeader: z
+      .string()
+      .regex(/^[A-Za-z0-9-]+$/, 'a header name')
+      .optional()
+      .describe(
+        'Header in which a TLS-terminating proxy forwards the client certificate (RFC 9440 ' +
+          '`Client-Cert`, or a URL-encoded PEM as nginx `$ssl_client_escaped_cert`); believed only ' +
+          'from `trustedProxies`, whose requests are then checked against it alone for ' +
+          "certificate-bound tokens (RFC 8705); default: the TLS connection's own certificate only",
+      ),
     limits: z
       .strictObject({
         maxUrlLength: positiveInt('Longest request target (414 beyond)', 8192),
@@ -339,6 +349,12 @@ export const gatewayConfigSchema = z
   })
   .superRefine((config, context) => {
     checkExtAuthzConfig(config, context);
+    if (config.clientCertificateHeader !== undefined && config.trustedProxies.length === 0)
+      context.addIssue({
+        code: 'custom',
+        message: 'clientCertificateHeader is read only from trusted proxies: list them in trustedProxies',
+        path: ['clientCertificateHeader'],
+      });
     const ids = new Set<string>();
     config.routes.forEach((route, index) => {
       if (ids.has(route.id))

@@ -84,7 +84,7 @@ export function readOriginalRequest(req: IncomingMessage, config: ExtAuthzConfig
  * The data plane's socket as the pipeline reads it: its address (the peer the trust decision is made
  * on), without its TLS client certificate. Over mutual TLS that certificate is the data plane's own,
  * never the client's: a token bound to it (RFC 8705 §3) would pass for every client behind the data
- * plane, so certificate-bound tokens stay refused as on a plain listener.
+ * plane. The client's certificate comes only in `clientCertificateHeader`, set by the data plane.
  */
 function withoutPeerCertificate(socket: Socket): Socket {
   if (!('getPeerX509Certificate' in socket)) return socket;

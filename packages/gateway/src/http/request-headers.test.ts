@@ -49,6 +49,9 @@ describe('buildUpstreamHeaders: headers that never reach the service', () => {
     ['spoofed tracestate', ['tracestate', 'vendor=evil'], untrusted, ['tracestate']],
     ['tracestate of a trace that was not continued', ['traceparent', TRACEPARENT, 'tracestate', 'a=1'], { ...trusted, traceparent: NEW_TRACEPARENT }, ['tracestate']],
     ['tracestate without traceparent', ['tracestate', 'a=1'], trusted, ['tracestate']],
+    ['RFC 9440 client certificate fields', ['Client-Cert', ':MIIB:', 'Client-Cert-Chain', ':MIIC:'], untrusted, ['client-cert', 'client-cert-chain']],
+    ['RFC 9440 fields from a trusted proxy (consumed by the gateway)', ['Client-Cert', ':MIIB:'], trusted, ['client-cert']],
+    ['the configured clientCertificateHeader', ['X-SSL-Client-Cert', '-----BEGIN'], { ...trusted, certificateHeader: 'x-ssl-client-cert' }, ['x-ssl-client-cert']],
   ];
 
   it.each(cases)('drops %s', (_, raw, ctx, dropped) => {

@@ -17,6 +17,8 @@ export interface ForwardContext {
   /** The `Authorization` the gateway forwards (e.g. the phantom token's internal JWT); none when undefined. */
   authorization: string | undefined;
   allowCookies: boolean;
+  /** `clientCertificateHeader` (lower-case), consumed by the gateway and never forwarded. */
+  certificateHeader?: string | undefined;
 }
 
 const DROP = 1; // never forwarded as received
@@ -47,6 +49,10 @@ const CATEGORY = new Map<string, number>([
   // External credentials never reach a service: the gateway forwards its own `Authorization`.
   ['authorization', DROP],
   ['dpop', DROP],
+  // RFC 9440 §2 (and §4): the client certificate of a TLS hop is this gateway's to read, never a
+  // client's to claim to a service (`clientCertificateHeader`, when named otherwise, too).
+  ['client-cert', DROP],
+  ['client-cert-chain', DROP],
   // Set by the gateway from what it resolved, whoever the peer is.
   ['x-forwarded-proto', DROP],
   ['x-forwarded-host', DROP],
@@ -139,7 +145,7 @@ export function buildUpstreamHeaders(
     const name = (rawHeaders[i] ?? '').toLowerCase();
     const value = rawHeaders[i + 1] ?? '';
     const category = categorize(name);
-    if (category === DROP) continue;
+    if (category === DROP || name === ctx.certificateHeader) continue;
     if (category === COOKIE && !ctx.allowCookies) continue;
     if (category !== 0 && category !== COOKIE && !ctx.peerTrusted) continue;
     if (category === TRACEPARENT) {

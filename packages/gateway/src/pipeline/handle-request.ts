@@ -1,3 +1,4 @@
+import type { X509Certificate } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
@@ -8,6 +9,7 @@ import {
   type AuthPrincipal,
   type GatewayAuthenticator,
 } from '../auth/index.js';
+import { readForwardedCertificate } from '../auth/forwarded-certificate.js';
 import type { RequestObserver } from '../detect/index.js';
 import { canonicalizeTarget, isCanonicalPath } from '../http/canonical-path.js';
 import { resolveClientIp } from '../http/client-ip.js';
@@ -335,6 +337,20 @@ export function createRequestHandler(
       fail('ERR_INTERNAL');
     }
 
+    /**
+     * The client's certificate for RFC 8705 binding: from a trusted proxy, only what it forwarded
+     * in `clientCertificateHeader` (when configured); otherwise the TLS connection's own.
+     */
+    function clientCertificate(header: string | undefined): X509Certificate | undefined {
+      if (header !== undefined && peerTrusted) {
+        return readForwardedCertificate(fieldValues(req, header), deps.logger);
+      }
+      const socket = req.socket as Partial<TLSSocket>;
+      return typeof socket.getPeerX509Certificate === 'function'
+        ? socket.getPeerX509Certificate()
+        : undefined;
+    }
+
     // 6. Authentication and coarse scopes.
     function authenticate(): Promise<void> | undefined {
       const mode = route.config.auth;
@@ -345,9 +361,7 @@ export function createRequestHandler(
         fail('ERR_DPOP_MULTIPLE_PROOFS');
         return;
       }
-      const socket = req.socket as Partial<TLSSocket>;
-      const certificate =
-        typeof socket.getPeerX509Certificate === 'function' ? socket.getPeerX509Certificate() : undefined;
+      const certificate = clientCertificate(runtime.certificateHeader);
       const authorization = fieldValues(req, 'authorization');
       if (authorization !== undefined && authorization.length > 1) {
         fail('ERR_OAUTH_INVALID_REQUEST');
@@ -484,6 +498,7 @@ export function createRequestHandler(
         traceparent: continueTraceparent(peerTrusted ? singleHeader(req.headers['traceparent']) : undefined),
         authorization: auth?.ok === true ? auth.upstreamAuthorization : undefined,
         allowCookies: route.config.allowCookies,
+        certificateHeader: runtime.certificateHeader,
       });
       if (body !== null) headers['content-length'] = String(body.length);
       else delete headers['content-length'];

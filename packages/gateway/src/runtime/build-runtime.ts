@@ -38,6 +38,8 @@ export interface Runtime {
   readonly routes: ReadonlyMap<CompiledRoute, RouteRuntime>;
   readonly upstreams: ReadonlyMap<string, Upstream>;
   readonly trustedProxies: IpSet;
+  /** `clientCertificateHeader`, lower-case: read from trusted proxies instead of the connection's certificate. */
+  readonly certificateHeader: string | undefined;
   readonly ipRules: { decide(ip: string): 'allow' | 'deny' };
   readonly removeHeaders: ReadonlySet<string>;
   /** Starts health checks. */
@@ -224,6 +226,7 @@ export async function buildRuntime(config: GatewayConfig, options: BuildRuntimeO
       routes,
       upstreams,
       trustedProxies,
+      certificateHeader: config.clientCertificateHeader?.toLowerCase(),
       ipRules,
       removeHeaders: new Set(config.responses.removeHeaders),
       start() {

@@ -1,9 +1,11 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { CertificateAndKey } from '@gatehouse/core';
 import { freePort, nginxPath, probeTcp } from '@gatehouse/testing';
 import { expect } from 'vitest';
 import { parseFirstResponse, type ParsedResponse } from '../attacks/attack-table.js';
@@ -23,20 +25,43 @@ export interface RunningNginx {
   stop(): Promise<void>;
 }
 
+/** HTTPS towards clients, as the template's `{{LISTEN}}` comment says ("add your ssl_* lines"). */
+export interface ClientTls {
+  readonly server: CertificateAndKey;
+  /** `ssl_verify_client` (e.g. `optional_no_ca`: any client certificate, its key proven). */
+  readonly verifyClient: string;
+}
+
 /**
  * nginx in the foreground (one process), running the site configuration `template` with its
- * `{{PLACEHOLDERS}}` filled in from `values` (`{{LISTEN}}` is a free loopback port), in a folder of
- * its own. `files` are written to that folder first; `{{DIR}}` in a value stands for it.
+ * `{{PLACEHOLDERS}}` filled in from `values` (`{{LISTEN}}` is a free loopback port, over TLS with
+ * `clientTls`), in a folder of its own. `files` are written to that folder first; `{{DIR}}` in a
+ * value stands for it.
  */
 export async function startNginxSite(
   template: string,
   values: Readonly<Record<string, string>>,
   files: Readonly<Record<string, string>> = {},
+  clientTls?: ClientTls,
 ): Promise<RunningNginx> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-nginx-'));
   const port = await freePort();
   for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
-  let site = readFileSync(template, 'utf8').replaceAll('{{LISTEN}}', `127.0.0.1:${port}`);
+  let site = readFileSync(template, 'utf8');
+  if (clientTls !== undefined) {
+    writeFileSync(join(dir, 'edge.pem'), clientTls.server.certPem);
+    writeFileSync(join(dir, 'edge-key.pem'), clientTls.server.keyPem);
+    site = site.replace(
+      'listen {{LISTEN}};',
+      [
+        `listen {{LISTEN}} ssl;`,
+        `ssl_certificate ${join(dir, 'edge.pem')};`,
+        `ssl_certificate_key ${join(dir, 'edge-key.pem')};`,
+        `ssl_verify_client ${clientTls.verifyClient};`,
+      ].join('\n    '),
+    );
+  }
+  site = site.replaceAll('{{LISTEN}}', `127.0.0.1:${port}`);
   for (const [name, value] of Object.entries(values))
     site = site.replaceAll(`{{${name}}}`, value.replaceAll('{{DIR}}', dir));
   expect(site).not.toContain('{{');
@@ -89,6 +114,8 @@ export interface CallOptions {
   readonly body?: string;
   /** The client's own loopback address (default 127.0.0.2). */
   readonly from?: string;
+  /** Over TLS (nginx started with `clientTls`): the CA of its certificate, and the client's own. */
+  readonly tls?: { readonly ca: string; readonly client?: CertificateAndKey };
 }
 
 export interface ClientResult {
@@ -115,7 +142,18 @@ export async function callNginx(
     `${options.method ?? 'GET'} ${target} HTTP/1.1\r\nHost: api.example.test\r\n${fields}${length}` +
     `Connection: close\r\n\r\n${options.body ?? ''}`;
   const raw = await new Promise<string>((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port, localAddress: options.from ?? '127.0.0.2' });
+    const from = options.from ?? '127.0.0.2';
+    const tls = options.tls;
+    const plain = connect({ host: '127.0.0.1', port, localAddress: from });
+    const socket =
+      tls === undefined
+        ? plain
+        : tlsConnect({
+            socket: plain,
+            ca: tls.ca,
+            servername: 'localhost',
+            ...(tls.client === undefined ? {} : { cert: tls.client.certPem, key: tls.client.keyPem }),
+          });
     const chunks: Buffer[] = [];
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
     socket.on('error', reject);

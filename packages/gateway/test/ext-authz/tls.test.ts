@@ -1,4 +1,4 @@
-import { X509Certificate, createHash, createPublicKey } from 'node:crypto';
+import { X509Certificate, createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
@@ -10,8 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ACCOUNTS,
   API,
-  TestClock,
-  startAuthServer,
+  issueBoundToken,
+  startBindingAuthServer,
   verifyHandedOver,
   type TestAuthServer,
   type TestClient,
@@ -41,10 +41,7 @@ let opaqueClient: TestClient;
 beforeAll(async () => {
   // Certificate-bound tokens are issued to a client proving its certificate through a trusted
   // proxy's header (RFC 9440), as in test/tls/gateway-tls.test.ts.
-  as = await startAuthServer({
-    clock: new TestClock(Date.now()),
-    config: { mtls: { certificateHeader: 'client-cert', trustedProxies: ['127.0.0.1/32'] } },
-  });
+  as = await startBindingAuthServer();
   gatewayClient = await as.createGatewayClient();
   opaqueClient = await as.createClient({ scopes: ['accounts:read'], resources: [API, ACCOUNTS] });
 });
@@ -208,30 +205,8 @@ describe('external authorization over mutual TLS', () => {
   it('refuses a certificate-bound token even when bound to the data plane certificate (RFC 8705 §3)', async () => {
     // The only certificate the listener sees is the data plane's, presented for every client behind
     // it: a token bound to it must not pass for all of them.
-    const { client } = await as.server.services.clients.create({
-      name: 'bound to the data plane',
-      grantTypes: ['client_credentials'],
-      authMethod: 'self_signed_tls_client_auth',
-      jwks: { keys: [createPublicKey(pki.dataPlane.certPem).export({ format: 'jwk' })] },
-      scopes: ['accounts:read'],
-      resources: [API, ACCOUNTS],
-      tokenFormat: 'jwt',
-    });
+    const token = await issueBoundToken(as, pki.dataPlane.certPem);
     const der = new X509Certificate(pki.dataPlane.certPem).raw;
-    const issued = await fetch(as.tokenEndpoint, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        'client-cert': `:${der.toString('base64')}:`,
-      },
-      body: new URLSearchParams({
-        grant_type: 'client_credentials',
-        client_id: client.clientId,
-        resource: API,
-      }).toString(),
-    });
-    const token = ((await issued.json()) as { access_token?: string }).access_token ?? '';
-    expect(issued.status).toBe(200);
     const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as {
       cnf?: Record<string, string>;
     };

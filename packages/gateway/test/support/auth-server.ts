@@ -1,3 +1,4 @@
+import { X509Certificate, createPublicKey } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { reservePort } from '@gatehouse/testing';
 import {
@@ -145,6 +146,64 @@ export function verifyHandedOver(as: TestAuthServer, audience: string, authoriza
     jwksUri: `${as.issuer}/jwks`,
     now: as.clock.now,
   }).verify(authorization.slice('Bearer '.length));
+}
+
+/**
+ * A server on the wall clock that binds tokens to client certificates (RFC 8705) proven through a
+ * trusted proxy's RFC 9440 `Client-Cert` (127.0.0.1, as the tests' requests come), for `issueBoundToken`.
+ */
+export function startBindingAuthServer(): Promise<TestAuthServer> {
+  return startAuthServer({
+    clock: new TestClock(Date.now()),
+    config: { mtls: { certificateHeader: 'client-cert', trustedProxies: ['127.0.0.1/32'] } },
+  });
+}
+
+/** RFC 9440 §2.2: a certificate as a structured-field byte sequence of its DER (`:MIIB…:`). */
+export function clientCertField(certPem: string): string {
+  return `:${new X509Certificate(certPem).raw.toString('base64')}:`;
+}
+
+export interface BoundTokenOptions {
+  /** `jwt` (default) or `opaque`. */
+  readonly tokenFormat?: 'jwt' | 'opaque';
+  /** RFC 8707 resource (default API). */
+  readonly resource?: string;
+}
+
+/**
+ * An access token bound to `certPem` (RFC 8705 §3, `cnf.x5t#S256`): a new partner client
+ * (`self_signed_tls_client_auth`, the certificate's key in its JWKS) proves the certificate through
+ * a trusted proxy's `Client-Cert` field. The server must have been started with
+ * `mtls: { certificateHeader: 'client-cert', trustedProxies: ['127.0.0.1/32'] }`.
+ */
+export async function issueBoundToken(
+  as: TestAuthServer,
+  certPem: string,
+  options: BoundTokenOptions = {},
+): Promise<string> {
+  const { client } = await as.server.services.clients.create({
+    name: 'bound partner',
+    grantTypes: ['client_credentials'],
+    authMethod: 'self_signed_tls_client_auth',
+    jwks: { keys: [createPublicKey(certPem).export({ format: 'jwk' })] },
+    scopes: ['accounts:read'],
+    resources: [API, ACCOUNTS],
+    tokenFormat: options.tokenFormat ?? 'jwt',
+  });
+  const answer = await fetch(as.tokenEndpoint, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'client-cert': clientCertField(certPem) },
+    body: new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: client.clientId,
+      resource: options.resource ?? API,
+    }).toString(),
+  });
+  const body = (await answer.json()) as { access_token?: string };
+  if (answer.status !== 200 || body.access_token === undefined)
+    throw new Error(`no bound token: ${answer.status} ${JSON.stringify(body)}`);
+  return body.access_token;
 }
 
 let sequence = 0;

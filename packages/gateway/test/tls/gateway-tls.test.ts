@@ -1,4 +1,4 @@
-import { X509Certificate, createHash, createPublicKey } from 'node:crypto';
+import { X509Certificate, createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect as h2connect } from 'node:http2';
@@ -11,7 +11,13 @@ import { createDevCa, type CertificateAndKey, type DevCa } from '@gatehouse/core
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RecordingUpstream } from '../support/recording-upstream.js';
-import { ACCOUNTS, API, TestClock, startAuthServer, type TestAuthServer } from '../support/auth-server.js';
+import {
+  ACCOUNTS,
+  API,
+  issueBoundToken,
+  startBindingAuthServer,
+  type TestAuthServer,
+} from '../support/auth-server.js';
 import { startGateway, type StartedGateway } from '../support/start-gateway.js';
 import { startTlsGateway, writePem, type TlsGateway } from '../support/tls-gateway.js';
 
@@ -310,10 +316,7 @@ describe('certificate-bound access tokens through the gateway (RFC 8705 §3)', (
   beforeAll(async () => {
     // The partner authenticates with its certificate (self_signed_tls_client_auth), passed by a
     // trusted proxy in the RFC 9440 header: the auth server binds the token to it.
-    as = await startAuthServer({
-      clock: new TestClock(Date.now()),
-      config: { mtls: { certificateHeader: 'client-cert', trustedProxies: ['127.0.0.1/32'] } },
-    });
+    as = await startBindingAuthServer();
     const gatewayClient = await as.createGatewayClient();
     stack = await startTlsGateway(
       'bound',
@@ -332,32 +335,8 @@ describe('certificate-bound access tokens through the gateway (RFC 8705 §3)', (
       { state: as.state, now: as.clock.now },
     );
     partner = await stack.ca.issue({ commonName: 'partner', usage: 'client' });
-    const jwk = createPublicKey(partner.certPem).export({ format: 'jwk' });
-    const { client } = await as.server.services.clients.create({
-      name: 'bound partner',
-      grantTypes: ['client_credentials'],
-      authMethod: 'self_signed_tls_client_auth',
-      jwks: { keys: [jwk] },
-      scopes: ['accounts:read'],
-      resources: [API, ACCOUNTS],
-      tokenFormat: 'jwt',
-    });
+    token = await issueBoundToken(as, partner.certPem);
     const der = new X509Certificate(partner.certPem).raw;
-    const answer = await fetch(as.tokenEndpoint, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        'client-cert': `:${der.toString('base64')}:`,
-      },
-      body: new URLSearchParams({
-        grant_type: 'client_credentials',
-        client_id: client.clientId,
-        resource: API,
-      }).toString(),
-    });
-    const body = (await answer.json()) as { access_token?: string };
-    expect(answer.status).toBe(200);
-    token = body.access_token ?? '';
     const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as {
       cnf?: Record<string, string>;
     };
