@@ -505,26 +505,45 @@ async function startContenders(dir, profileDir) {
     }
   }
 
-  if (wanted('minimal')) {
-    const minimal = await startScript({
-      label: 'node:http + undici (minimal)',
-      script: path.join(HERE, 'servers', 'minimal-proxy.mjs'),
-      env: { UPSTREAM_URL: upstream.url },
-      // Profiled too: the yardstick the gateway's profile is read against.
-      ...(profileDir === undefined
-        ? {}
-        : {
-            execArgv: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--cpu-prof-name=minimal.cpuprofile'],
-          }),
-    });
-    processes.push(minimal);
-    contenders.push({
+  const minimalRows = [
+    {
       id: 'minimal',
       label: 'node:http + undici (informative)',
+      env: {},
       description:
         'Informative, a yardstick: the least a Node.js proxy does, `node:http` and an undici `Pool` (the ' +
         "gateway's version) with `dispatch` writing the answer straight into the response; hop-by-hop headers " +
         'dropped, nothing else (no routing, validation, auth or log). Not part of any target.',
+    },
+    {
+      id: 'minimalHeaders',
+      label: 'node:http + undici + gateway headers (informative)',
+      env: { MINIMAL_GATEWAY_HEADERS: '1' },
+      description:
+        'Informative, a yardstick: the row above, also setting the fields the gateway must set, with values of ' +
+        'the same shape (upstream `Forwarded`, `X-Forwarded-Proto`, `X-Forwarded-Host`, `X-Request-Id`, a new ' +
+        '`traceparent`; on the answer `X-Request-Id`, `X-Content-Type-Options`, `Strict-Transport-Security`). ' +
+        'The difference between the two rows is what those fields cost a Node.js proxy. Not part of any target.',
+    },
+  ];
+  for (const row of minimalRows) {
+    if (!wanted(row.id)) continue;
+    const minimal = await startScript({
+      label: row.label,
+      script: path.join(HERE, 'servers', 'minimal-proxy.mjs'),
+      env: { UPSTREAM_URL: upstream.url, ...row.env },
+      // Profiled too: the yardstick the gateway's profile is read against.
+      ...(profileDir === undefined
+        ? {}
+        : {
+            execArgv: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${row.id}.cpuprofile`],
+          }),
+    });
+    processes.push(minimal);
+    contenders.push({
+      id: row.id,
+      label: row.label,
+      description: row.description,
       process: minimal,
       prefix: '',
       headers: {},
@@ -1038,7 +1057,11 @@ async function profileReport(profileDir, results) {
   const summaries = [];
   const lines = ['', `CPU profiles (node --cpu-prof) in ${profileDir}:`];
   for (const r of results.filter(
-    (c) => c.id.startsWith('gateway') || c.id === 'nginxExtAuthz' || c.id === 'minimal',
+    (c) =>
+      c.id.startsWith('gateway') ||
+      c.id === 'nginxExtAuthz' ||
+      c.id === 'minimal' ||
+      c.id === 'minimalHeaders',
   )) {
     const summary = await summarizeProfile(path.join(profileDir, `${r.id}.cpuprofile`), { top: 25 });
     const perRequest = (/** @type {number} */ ms) => (ms * 1000) / r.totals.requests;

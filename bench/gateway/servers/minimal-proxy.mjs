@@ -6,7 +6,14 @@
  * `X-Forwarded-For` set. No routing, no validation, no auth, no logging: not a usable proxy, a
  * yardstick. Started by ../run.mjs in its own process with `UPSTREAM_URL`; sends
  * `{ type: 'ready', url }` once it listens.
+ *
+ * With `MINIMAL_GATEWAY_HEADERS=1` it also sets the fields the gateway must set (issue 4), with
+ * values of the same shape: upstream `Forwarded`, `X-Forwarded-Proto`, `X-Forwarded-Host`,
+ * `X-Request-Id` and a new W3C `traceparent` (random ids from a pooled buffer, as the gateway's);
+ * on the answer `X-Request-Id`, `X-Content-Type-Options` and `Strict-Transport-Security`. The
+ * difference between the two rows is what those fields cost a Node.js proxy.
  */
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -26,6 +33,23 @@ const pool = new Pool(upstream, { connections: 128 });
 /** RFC 9110 §7.6.1: never forwarded (the upstream's own framing and connection management). */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade']);
 
+const GATEWAY_HEADERS = process.env['MINIMAL_GATEWAY_HEADERS'] === '1';
+const HSTS = 'max-age=31536000; includeSubDomains';
+const idPrefix = randomBytes(6).toString('base64url');
+let requests = 0;
+/** Random bytes drawn in 32 KiB blocks, as hex. */
+const random = { pool: randomBytes(32 * 1024), offset: 0 };
+/** @param {number} bytes */
+function randomHex(bytes) {
+  if (random.offset + bytes > random.pool.length) {
+    random.pool = randomBytes(random.pool.length);
+    random.offset = 0;
+  }
+  const hex = random.pool.toString('hex', random.offset, random.offset + bytes);
+  random.offset += bytes;
+  return hex;
+}
+
 const server = createServer((req, res) => {
   /** @type {string[]} */
   const headers = [];
@@ -34,7 +58,24 @@ const server = createServer((req, res) => {
     const name = /** @type {string} */ (raw[i]);
     if (!HOP_BY_HOP.has(name.toLowerCase())) headers.push(name, /** @type {string} */ (raw[i + 1]));
   }
-  headers.push('x-forwarded-for', req.socket.remoteAddress ?? '');
+  const peer = req.socket.remoteAddress ?? '';
+  headers.push('x-forwarded-for', peer);
+  const requestId = GATEWAY_HEADERS ? `${idPrefix}-${String((requests += 1))}` : '';
+  if (GATEWAY_HEADERS) {
+    const host = req.headers.host ?? '';
+    headers.push(
+      'forwarded',
+      `for=${peer};host="${host}";proto=http`,
+      'x-forwarded-proto',
+      'http',
+      'x-forwarded-host',
+      host,
+      'x-request-id',
+      requestId,
+      'traceparent',
+      `00-${randomHex(16)}-${randomHex(8)}-01`,
+    );
+  }
   pool.dispatch(
     {
       method: /** @type {import('undici').Dispatcher.HttpMethod} */ (req.method),
@@ -53,6 +94,10 @@ const server = createServer((req, res) => {
         for (let i = 0; i < rawHeaders.length; i += 2) {
           const name = String(rawHeaders[i]);
           if (!HOP_BY_HOP.has(name.toLowerCase())) out.push(name, String(rawHeaders[i + 1]));
+        }
+        if (GATEWAY_HEADERS) {
+          out.push('x-request-id', requestId, 'x-content-type-options', 'nosniff');
+          out.push('strict-transport-security', HSTS);
         }
         res.writeHead(statusCode, out);
         return true;
