@@ -35,7 +35,8 @@ const mtls = z
       .optional()
       .describe(
         'Header in which a TLS-terminating proxy forwards the client certificate (RFC 9440 ' +
-          '`Client-Cert`, or a URL-encoded PEM as nginx `$ssl_client_escaped_cert`); read only ' +
+          '`Client-Cert`, a URL-encoded PEM as nginx `$ssl_client_escaped_cert`, or the `Cert` of ' +
+          'one Envoy `x-forwarded-client-cert` element); read only ' +
           'from `trustedProxies`',
       ),
     trustedProxies: z

@@ -31,6 +31,19 @@ describe('parseForwardedCertificate', () => {
     expect(read.status === 'present' && read.certificate.raw.equals(der)).toBe(true);
   });
 
+  it('reads the Cert of one Envoy x-forwarded-client-cert element, quoted or not, among other keys', () => {
+    const cert = encodeURIComponent(pem);
+    for (const value of [
+      `By=spiffe://gatehouse/gw;Hash=abc;Cert="${cert}";Subject="CN=client,O=x";URI=`,
+      `Cert=${cert}`,
+      `cert="${cert}";DNS=a.example`,
+      `By="spiffe://a;b";Subject="say \\"hi\\", then go";Cert="${cert}"`,
+    ]) {
+      const read = parseForwardedCertificate(value);
+      expect(read.status === 'present' && read.certificate.raw.equals(der), value.slice(0, 40)).toBe(true);
+    }
+  });
+
   it.each(['', '   '])('an empty value (%j) means the proxy saw no certificate', (value) => {
     expect(parseForwardedCertificate(value)).toEqual({ status: 'none' });
   });
@@ -65,6 +78,27 @@ describe('parseForwardedCertificate', () => {
       value: () => encodeURIComponent('-----BEGIN CERTIFICATE-----\nABC\n-----END CERTIFICATE-----'),
       reason: /PEM is not base64/,
     },
+    {
+      name: 'two XFCC elements (several hops: whose certificate is it?)',
+      value: () => `Cert="${encodeURIComponent(other)}",Cert="${encodeURIComponent(pem)}"`,
+      reason: /more than one XFCC element/,
+    },
+    {
+      name: 'an XFCC element without Cert (Envoy sends only the Hash by default)',
+      value: () => 'By=x;Hash=abc',
+      reason: /without exactly one Cert/,
+    },
+    {
+      name: 'an XFCC element with two Certs',
+      value: () => `Cert="${encodeURIComponent(pem)}";Cert="${encodeURIComponent(other)}"`,
+      reason: /without exactly one Cert/,
+    },
+    {
+      name: 'an XFCC element with an unterminated quote',
+      value: () => `Cert="${encodeURIComponent(pem)}`,
+      reason: /unterminated/,
+    },
+    { name: 'an XFCC Cert that is not a certificate', value: () => 'Cert="abc"', reason: /neither/ },
     {
       name: 'a PEM of another type',
       value: () => encodeURIComponent(pem.replaceAll('CERTIFICATE', 'PUBLIC KEY')),

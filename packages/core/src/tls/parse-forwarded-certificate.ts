@@ -35,6 +35,36 @@ function derOf(value: string): Buffer | string {
   return Buffer.from(body, 'base64');
 }
 
+/** An Envoy `x-forwarded-client-cert` element starts with a key (`By=`, `Hash=`, `Cert=`…). */
+const XFCC_KEY = /^[A-Za-z]+=/;
+
+/**
+ * The `Cert` value of Envoy's `x-forwarded-client-cert` (XFCC): `;`-separated `key=value` pairs,
+ * values double-quoted when they hold `,`, `;` or `=`, `\"` inside quotes; elements of several
+ * hops separated by `,`. Only a single element is read (Envoy's `SANITIZE_SET`: the client of this
+ * hop): a list would leave it to a guess which hop's certificate is the client's.
+ */
+function xfccCertificate(value: string): string | { readonly error: string } {
+  const pairs: string[] = [];
+  let current = '';
+  let quoted = false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i] as string;
+    if (quoted && c === '\\' && i + 1 < value.length) current += value[++i] as string;
+    else if (c === '"') quoted = !quoted;
+    else if (!quoted && c === ',') return { error: 'certificate header: more than one XFCC element' };
+    else if (!quoted && c === ';') {
+      pairs.push(current);
+      current = '';
+    } else current += c;
+  }
+  if (quoted) return { error: 'certificate header: unterminated XFCC quote' };
+  pairs.push(current);
+  const certs = pairs.filter((pair) => pair.slice(0, 5).toLowerCase() === 'cert=');
+  if (certs.length !== 1) return { error: 'certificate header: XFCC element without exactly one Cert' };
+  return (certs[0] as string).slice(5);
+}
+
 /** Exactly one DER certificate (no trailing bytes), or undefined. */
 function parseDer(der: Buffer): X509Certificate | undefined {
   try {
@@ -47,15 +77,22 @@ function parseDer(der: Buffer): X509Certificate | undefined {
 
 /**
  * Reads the client certificate a TLS-terminating proxy forwarded in a header: RFC 9440 `Client-Cert`
- * (a structured-field byte sequence of the DER, `:MIIB…:`), or a URL-encoded PEM as nginx's
- * `$ssl_client_escaped_cert` produces. An empty value means the proxy saw no certificate. Anything
- * else that is not exactly one certificate is malformed. No trust decision is made here: the
- * proxy verified the chain; the header must only be believed from a trusted proxy.
+ * (a structured-field byte sequence of the DER, `:MIIB…:`), a URL-encoded PEM as nginx's
+ * `$ssl_client_escaped_cert` produces, or the `Cert` of one Envoy `x-forwarded-client-cert`
+ * element (a URL-encoded PEM too; Envoy's `set_current_client_cert_details: { cert: true }`). An
+ * empty value means the proxy saw no certificate. Anything else that is not exactly one
+ * certificate is malformed. No trust decision is made here: the proxy verified the chain; the
+ * header must only be believed from a trusted proxy.
  */
 export function parseForwardedCertificate(value: string): ForwardedCertificate {
-  const trimmed = value.trim();
+  let trimmed = value.trim();
   if (trimmed === '') return { status: 'none' };
   if (trimmed.length > MAX_HEADER_LENGTH) return malformed('certificate header: too long');
+  if (XFCC_KEY.test(trimmed)) {
+    const cert = xfccCertificate(trimmed);
+    if (typeof cert !== 'string') return malformed(cert.error);
+    trimmed = cert;
+  }
   const der = derOf(trimmed);
   if (typeof der === 'string') return malformed(der);
   const certificate = parseDer(der);

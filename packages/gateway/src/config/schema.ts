@@ -214,7 +214,8 @@ export const gatewayConfigSchema = z
       .optional()
       .describe(
         'Header in which a TLS-terminating proxy forwards the client certificate (RFC 9440 ' +
-          '`Client-Cert`, or a URL-encoded PEM as nginx `$ssl_client_escaped_cert`); believed only ' +
+          '`Client-Cert`, a URL-encoded PEM as nginx `$ssl_client_escaped_cert`, or the `Cert` of ' +
+          'one Envoy `x-forwarded-client-cert` element); believed only ' +
           'from `trustedProxies`, whose requests are then checked against it alone for ' +
           "certificate-bound tokens (RFC 8705); default: the TLS connection's own certificate only",
       ),

@@ -105,6 +105,19 @@ describe('certificate-bound tokens behind a TLS-terminating proxy (clientCertifi
       status: 200,
     },
     {
+      name: 'its certificate as the Cert of an Envoy x-forwarded-client-cert element',
+      fields: () => [HEADER, `By=spiffe://edge;Hash=00ff;Cert="${encodeURIComponent(partner.certPem)}";URI=`],
+      status: 200,
+    },
+    {
+      name: 'two Envoy XFCC elements, its certificate in the second',
+      fields: () => [
+        HEADER,
+        `Cert="${encodeURIComponent(other.certPem)}",Cert="${encodeURIComponent(partner.certPem)}"`,
+      ],
+      status: 401,
+    },
+    {
       name: 'another certificate of the same CA',
       fields: () => [HEADER, sequence(other.certPem)],
       status: 401,
