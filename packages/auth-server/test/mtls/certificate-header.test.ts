@@ -67,6 +67,22 @@ const cases: Case[] = [
     boundTo: 'partner',
   },
   {
+    name: 'the Cert of an Envoy x-forwarded-client-cert element from the proxy',
+    source: 'RFC 8705 §2, Envoy XFCC',
+    peer: 'trusted',
+    client: 'pki',
+    header: (c) => [`By=spiffe://edge;Hash=00;Cert="${nginx(c.partner.certPem)}";URI=`],
+    boundTo: 'partner',
+  },
+  {
+    name: 'two Envoy XFCC elements from the proxy (whose certificate is it?)',
+    source: 'RFC 8705 §2, Envoy XFCC',
+    peer: 'trusted',
+    client: 'pki',
+    header: (c) => [`Cert="${nginx(c.rogue.certPem)}",Cert="${nginx(c.partner.certPem)}"`],
+    because: /more than one XFCC element/,
+  },
+  {
     name: 'a self-signed client through the proxy',
     source: 'RFC 8705 §2.2',
     peer: 'trusted',
