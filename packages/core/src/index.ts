@@ -111,6 +111,7 @@ export { loadTlsServerOptions, type TlsServerOptions } from './tls/load-tls-serv
 export { watchTlsFiles, type TlsReloader, type WatchTlsFilesOptions } from './tls/watch-tls-files.js';
 export { describeCertificate, type CertificateInfo } from './tls/describe-certificate.js';
 export { parseForwardedCertificate, type ForwardedCertificate } from './tls/parse-forwarded-certificate.js';
+export { forwardedCertificateHeaderSchema } from './tls/forwarded-certificate-header-schema.js';
 export { attachOcspStapling } from './tls/attach-ocsp-stapling.js';
 export {
   REVOCATION_FEED_RETENTION_MS,

@@ -1,4 +1,4 @@
-import { tlsListenerSchema } from '@gatehouse/core';
+import { forwardedCertificateHeaderSchema, tlsListenerSchema } from '@gatehouse/core';
 import { z } from 'zod';
 import { parseCidr } from '../mtls/trusted-proxies.js';
 
@@ -29,16 +29,7 @@ const mtls = z
         'PEM CA certificate(s) that issue partner certificates for `tls_client_auth`, relative to ' +
           'the config file (intermediate CAs go here too); default: `listen.tls.caFile`',
       ),
-    certificateHeader: z
-      .string()
-      .regex(/^[A-Za-z0-9-]+$/, 'a header name')
-      .optional()
-      .describe(
-        'Header in which a TLS-terminating proxy forwards the client certificate (RFC 9440 ' +
-          '`Client-Cert`, a URL-encoded PEM as nginx `$ssl_client_escaped_cert`, or the `Cert` of ' +
-          'one Envoy `x-forwarded-client-cert` element); read only ' +
-          'from `trustedProxies`',
-      ),
+    certificateHeader: forwardedCertificateHeaderSchema('read only from `trustedProxies`'),
     trustedProxies: z
       .array(z.string().refine((value) => parseCidr(value) !== undefined, 'an IP address or CIDR block'))
       .default([])

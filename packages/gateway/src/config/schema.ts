@@ -1,4 +1,4 @@
-import { tlsListenerSchema } from '@gatehouse/core';
+import { forwardedCertificateHeaderSchema, tlsListenerSchema } from '@gatehouse/core';
 import { z } from 'zod';
 import { alertsSchema, detectionSchema } from './detection-schema.js';
 import { checkExtAuthzConfig, extAuthzSchema } from '../ext-authz/schema.js';
@@ -208,17 +208,10 @@ export const gatewayConfigSchema = z
       .array(z.string())
       .default([])
       .describe('Peers (IPs, CIDR) whose X-Forwarded-For / Forwarded headers are believed'),
-    clientCertificateHeader: z
-      .string()
-      .regex(/^[A-Za-z0-9-]+$/, 'a header name')
-      .optional()
-      .describe(
-        'Header in which a TLS-terminating proxy forwards the client certificate (RFC 9440 ' +
-          '`Client-Cert`, a URL-encoded PEM as nginx `$ssl_client_escaped_cert`, or the `Cert` of ' +
-          'one Envoy `x-forwarded-client-cert` element); believed only ' +
-          'from `trustedProxies`, whose requests are then checked against it alone for ' +
-          "certificate-bound tokens (RFC 8705); default: the TLS connection's own certificate only",
-      ),
+    clientCertificateHeader: forwardedCertificateHeaderSchema(
+      'believed only from `trustedProxies`, whose requests are then checked against it alone for ' +
+        "certificate-bound tokens (RFC 8705); default: the TLS connection's own certificate only",
+    ),
     limits: z
       .strictObject({
         maxUrlLength: positiveInt('Longest request target (414 beyond)', 8192),
