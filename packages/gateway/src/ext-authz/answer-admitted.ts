@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { fieldValue } from '../http/request-headers.js';
 import type { AdmittedRequest } from '../pipeline/handle-request.js';
 import type { ExtAuthzConfig } from './schema.js';
 
@@ -25,10 +26,10 @@ export function answerAdmitted(
     'x-gatehouse-upstream-path': admitted.upstreamTarget,
   };
   for (const name of ['x-request-id', 'traceparent', 'tracestate']) {
-    const value = upstream[name];
+    const value = fieldValue(upstream, name);
     if (value !== undefined) headers[name] = value;
   }
-  const authorization = upstream['authorization'];
+  const authorization = fieldValue(upstream, 'authorization');
   if (authorization !== undefined) headers[config.tokenHeader] = authorization;
   const principal = admitted.principal;
   if (principal !== undefined) {

@@ -2,6 +2,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import { GatehouseError, type Logger } from '@gatehouse/core';
 import { canonicalizeTarget } from '../http/canonical-path.js';
 import { createRequestId } from '../http/request-id.js';
+import { fieldValue } from '../http/request-headers.js';
 import { normalizeIp } from '../net/ip-set.js';
 import { createRequestHandler, type AdmittedRequest, type PipelineDeps } from '../pipeline/handle-request.js';
 import { sendError } from '../pipeline/respond.js';
@@ -49,7 +50,7 @@ export function createExtAuthzHandler(deps: ExtAuthzHandlerDeps): RequestListene
 
   const admit = (res: ServerResponse, admitted: AdmittedRequest): number => {
     const check = checks.get(res) as Check;
-    const requestId = admitted.headers['x-request-id'] ?? createRequestId();
+    const requestId = fieldValue(admitted.headers, 'x-request-id') ?? createRequestId();
     // Envoy and Traefik forward their own path, not X-Gatehouse-Upstream-Path: what they forward
     // must then be the very string the routes matched (issue 4: one canonical path).
     if (check.config.requireCanonicalPath ?? check.config.style !== 'nginx') {

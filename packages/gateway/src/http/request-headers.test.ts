@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildUpstreamHeaders, type ForwardContext } from './request-headers.js';
+import { buildUpstreamHeaders, fieldValue, type ForwardContext } from './request-headers.js';
 
 const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 const OUR_TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-1111111111111111-01';
@@ -23,8 +23,18 @@ const trusted: ForwardContext = {
   traceparent: OUR_TRACEPARENT,
 };
 
+/** The list sent upstream, read back as a dictionary: each name once, in lower case. */
 function build(raw: readonly string[], ctx: ForwardContext = untrusted): Record<string, string> {
-  return buildUpstreamHeaders(raw, ctx);
+  const list = buildUpstreamHeaders(raw, ctx);
+  expect(list.length % 2).toBe(0);
+  const headers = Object.create(null) as Record<string, string>;
+  for (let i = 0; i < list.length; i += 2) {
+    const name = list[i] as string;
+    expect(name in headers, `${name} is sent once`).toBe(false);
+    expect(fieldValue(list, name)).toBe(list[i + 1]);
+    headers[name] = list[i + 1] as string;
+  }
+  return headers;
 }
 
 describe('buildUpstreamHeaders: headers that never reach the service', () => {
@@ -179,6 +189,19 @@ describe('buildUpstreamHeaders: what the service receives', () => {
     ]);
     expect(headers['content-length']).toBe('5');
     expect(headers['content-type']).toBe('text/plain');
+  });
+
+  it.each([
+    ['replaces the client’s with the length of the body sent', 12, '12'],
+    ['drops it when no body is sent', null, undefined],
+  ])('Content-Length: %s', (_, bodyLength, expected) => {
+    const headers = build(['Content-Length', '5', 'Accept', '*/*'], { ...untrusted, bodyLength });
+    expect(headers['content-length']).toBe(expected);
+    expect(headers.accept).toBe('*/*');
+  });
+
+  it('reads no field that was not sent', () => {
+    expect(fieldValue(buildUpstreamHeaders([], untrusted), 'authorization')).toBeUndefined();
   });
 
   it('treats prototype names as plain headers', () => {

@@ -19,6 +19,11 @@ export interface ForwardContext {
   allowCookies: boolean;
   /** `clientCertificateHeader` (lower-case), consumed by the gateway and never forwarded. */
   certificateHeader?: string | undefined;
+  /**
+   * The length of the body the gateway sends, which replaces the client's `Content-Length`; `null`
+   * when it sends none (and no `Content-Length`). Not given: the client's field goes as received.
+   */
+  bodyLength?: number | null;
 }
 
 const DROP = 1; // never forwarded as received
@@ -126,21 +131,48 @@ function readConnectionOptions(rawHeaders: readonly string[]): Set<string> | und
   return options;
 }
 
+/** The value of field `name` (lower-case) in a list built by `buildUpstreamHeaders`. */
+export function fieldValue(headers: readonly string[], name: string): string | undefined {
+  for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return headers[i + 1];
+  return undefined;
+}
+
+/** Joins `value` to a field kept apart from the list (repeated lines, RFC 9110 §5.3). */
+function join(previous: string | undefined, value: string): string {
+  return previous === undefined ? value : `${previous}, ${value}`;
+}
+
 /**
- * The headers sent upstream (lower-case names), from `req.rawHeaders`. Drops hop-by-hop headers and those named
- * in `Connection`, the client's credentials, the gateway's own namespace and — unless the peer is a trusted
- * proxy — any forwarding or tracing header, then sets `Forwarded` (RFC 7239), `X-Forwarded-*`, `X-Request-Id`
- * and `traceparent` from `ctx`. Repeated headers are joined with `, `; `Cookie` with `; ` (RFC 6265 §5.4 allows
- * one Cookie header; RFC 9113 §8.2.3 joins cookie crumbs the same way).
+ * Adds a field to the flat list, or joins it to the line of the same name already there. A list
+ * stays cheap to build and to hand to undici; the scan is bounded by the header count limit.
  */
-export function buildUpstreamHeaders(
-  rawHeaders: readonly string[],
-  ctx: ForwardContext,
-): Record<string, string> {
-  // A null prototype: a header named `__proto__` or `constructor` is only a header.
-  const headers = Object.create(null) as Record<string, string>;
+function addField(headers: string[], name: string, value: string, separator: string): void {
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i] === name) {
+      headers[i + 1] = `${headers[i + 1] as string}${separator}${value}`;
+      return;
+    }
+  }
+  headers.push(name, value);
+}
+
+/**
+ * The headers sent upstream, as a flat list `[name, value, …]` with lower-case names, each once,
+ * from `req.rawHeaders`. Drops hop-by-hop headers and those named in `Connection`, the client's
+ * credentials, the gateway's own namespace and — unless the peer is a trusted proxy — any forwarding
+ * or tracing header, then sets `Forwarded` (RFC 7239), `X-Forwarded-*`, `X-Request-Id` and
+ * `traceparent` from `ctx`. Repeated headers are joined with `, `; `Cookie` with `; ` (RFC 6265
+ * §5.4 allows one Cookie header; RFC 9113 §8.2.3 joins cookie crumbs the same way).
+ */
+export function buildUpstreamHeaders(rawHeaders: readonly string[], ctx: ForwardContext): string[] {
+  const headers: string[] = [];
   const connectionOptions = readConnectionOptions(rawHeaders);
+  const bodyLength = ctx.bodyLength;
   let incomingTraceparent: string | undefined;
+  // The fields the gateway appends its hop to, or may drop at the end, are kept apart.
+  let forwarded: string | undefined;
+  let forwardedFor: string | undefined;
+  let tracestate: string | undefined;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = (rawHeaders[i] ?? '').toLowerCase();
     const value = rawHeaders[i + 1] ?? '';
@@ -154,17 +186,16 @@ export function buildUpstreamHeaders(
     }
     // Content-Length frames the body, which the gateway forwards: a client cannot have it removed.
     if (connectionOptions?.has(name) === true && name !== 'content-length') continue;
-    const previous = headers[name];
-    headers[name] =
-      previous === undefined ? value : `${previous}${category === COOKIE ? '; ' : ', '}${value}`;
+    if (name === 'content-length' && bodyLength !== undefined) continue;
+    if (category === TRACESTATE) tracestate = join(tracestate, value);
+    else if (name === 'forwarded') forwarded = join(forwarded, value);
+    else if (name === 'x-forwarded-for') forwardedFor = join(forwardedFor, value);
+    else addField(headers, name, value, category === COOKIE ? '; ' : ', ');
   }
 
   // W3C Trace Context §3.3: tracestate belongs to the trace it came with; a new trace starts without it.
-  if (
-    headers.tracestate !== undefined &&
-    incomingTraceparent?.slice(3, 35) !== ctx.traceparent.slice(3, 35)
-  ) {
-    delete headers.tracestate;
+  if (tracestate !== undefined && incomingTraceparent?.slice(3, 35) === ctx.traceparent.slice(3, 35)) {
+    headers.push('tracestate', tracestate);
   }
 
   const peer = ctx.peerIp ?? ctx.clientIp;
@@ -172,13 +203,11 @@ export function buildUpstreamHeaders(
   if (ctx.host !== '') hop += `;host=${formatForwardedHost(ctx.host)}`;
   hop += `;proto=${ctx.proto}`;
   // RFC 7239 §4 / de-facto X-Forwarded-For: each proxy appends its hop; only a trusted peer's list is kept.
-  headers.forwarded = headers.forwarded === undefined ? hop : `${headers.forwarded}, ${hop}`;
-  headers['x-forwarded-for'] =
-    headers['x-forwarded-for'] === undefined ? peer : `${headers['x-forwarded-for']}, ${peer}`;
-  headers['x-forwarded-proto'] = ctx.proto;
-  if (ctx.host !== '') headers['x-forwarded-host'] = ctx.host;
-  headers['x-request-id'] = ctx.requestId;
-  headers.traceparent = ctx.traceparent;
-  if (ctx.authorization !== undefined) headers.authorization = ctx.authorization;
+  headers.push('forwarded', join(forwarded, hop), 'x-forwarded-for', join(forwardedFor, peer));
+  headers.push('x-forwarded-proto', ctx.proto);
+  if (ctx.host !== '') headers.push('x-forwarded-host', ctx.host);
+  headers.push('x-request-id', ctx.requestId, 'traceparent', ctx.traceparent);
+  if (ctx.authorization !== undefined) headers.push('authorization', ctx.authorization);
+  if (typeof bodyLength === 'number') headers.push('content-length', String(bodyLength));
   return headers;
 }

@@ -15,11 +15,46 @@ function rewriteLocation(location: string): string | undefined {
   return location;
 }
 
+/** A dictionary as the list undici's answer becomes (lower-case names, one entry per line). */
+function toList(upstream: Record<string, string | string[] | undefined>): string[] {
+  const list: string[] = [];
+  for (const [name, value] of Object.entries(upstream)) {
+    if (value === undefined) continue;
+    for (const line of Array.isArray(value) ? value : [value]) list.push(name.toLowerCase(), line);
+  }
+  return list;
+}
+
+/** The list `writeHead` gets, read back as a dictionary (a repeated field as an array). */
+function toDictionary(list: readonly string[]): Record<string, string | string[]> {
+  expect(list.length % 2).toBe(0);
+  const headers = Object.create(null) as Record<string, string | string[]>;
+  for (let i = 0; i < list.length; i += 2) {
+    const name = list[i] as string;
+    expect(name).toBe(name.toLowerCase());
+    const previous = headers[name];
+    const value = list[i + 1] as string;
+    headers[name] =
+      previous === undefined ? value : [...(Array.isArray(previous) ? previous : [previous]), value];
+  }
+  return headers;
+}
+
+const own = { requestId: 'req-1', extra: undefined };
+
+function buildList(
+  upstream: Record<string, string | string[] | undefined>,
+  overrides: Partial<ResponsePolicy> = {},
+  fields: Parameters<typeof buildClientResponseHeaders>[3] = own,
+): string[] {
+  return buildClientResponseHeaders(toList(upstream), { ...policy, ...overrides }, rewriteLocation, fields);
+}
+
 function build(
   upstream: Record<string, string | string[] | undefined>,
   overrides: Partial<ResponsePolicy> = {},
 ): Record<string, string | string[]> {
-  return buildClientResponseHeaders(upstream, { ...policy, ...overrides }, rewriteLocation);
+  return toDictionary(buildList(upstream, overrides));
 }
 
 describe('buildClientResponseHeaders', () => {
@@ -56,6 +91,7 @@ describe('buildClientResponseHeaders', () => {
       'content-length': '2',
       'set-cookie': ['a=1', 'b=2'],
       etag: '"v1"',
+      'x-request-id': 'req-1',
       'x-content-type-options': 'nosniff',
       'strict-transport-security': 'max-age=31536000; includeSubDomains',
     });
@@ -146,9 +182,41 @@ describe('buildClientResponseHeaders', () => {
   });
 
   it('treats prototype names as plain headers', () => {
-    const headers = build(JSON.parse('{"__proto__":"x","constructor":"y"}'));
-    expect(Object.getPrototypeOf(headers)).toBeNull();
-    expect(headers.__proto__).toBe('x');
-    expect(headers.constructor).toBe('y');
+    const list = buildClientResponseHeaders(
+      ['__proto__', 'x', 'constructor', 'y'],
+      policy,
+      rewriteLocation,
+      own,
+    );
+    expect(list.slice(0, 4)).toEqual(['__proto__', 'x', 'constructor', 'y']);
+  });
+
+  it('keeps repeated fields as separate lines, in the order received', () => {
+    const list = buildClientResponseHeaders(
+      ['set-cookie', 'a=1', 'content-type', 'text/plain', 'set-cookie', 'b=2'],
+      policy,
+      rewriteLocation,
+      own,
+    );
+    expect(list.slice(0, 6)).toEqual([
+      'set-cookie',
+      'a=1',
+      'content-type',
+      'text/plain',
+      'set-cookie',
+      'b=2',
+    ]);
+  });
+
+  it("replaces the upstream's X-Request-Id with the gateway's", () => {
+    expect(build({ 'x-request-id': 'upstream-7' })['x-request-id']).toBe('req-1');
+  });
+
+  it("adds the gateway's other fields unless the upstream sent them", () => {
+    const extra = { ratelimit: 'limit=10, remaining=9, reset=1', 'ratelimit-policy': '10;w=1' };
+    const headers = toDictionary(
+      buildList({ 'ratelimit-policy': 'upstream' }, {}, { requestId: 'req-1', extra }),
+    );
+    expect([headers.ratelimit, headers['ratelimit-policy']]).toEqual([extra.ratelimit, 'upstream']);
   });
 });

@@ -24,62 +24,78 @@ const REMOVED = new Set([
   'x-powered-by',
 ]);
 
-/** The names listed in `Connection` (RFC 9110 §7.6.1), lower-cased, or undefined when none. */
-function readConnectionOptions(value: string | string[] | undefined): Set<string> | undefined {
-  if (value === undefined) return undefined;
+/** Adds the names listed in a `Connection` value (RFC 9110 §7.6.1), lower-cased, to `options`. */
+function addConnectionOptions(options: Set<string> | undefined, value: string): Set<string> | undefined {
   // The usual value names only Keep-Alive, which is always removed as hop-by-hop.
-  if (typeof value === 'string' && value.toLowerCase() === 'keep-alive') return undefined;
-  const options = new Set<string>();
-  for (const line of Array.isArray(value) ? value : [value]) {
-    for (const option of line.split(',')) options.add(option.trim().toLowerCase());
-  }
-  return options;
+  if (value.length === 10 && value.toLowerCase() === 'keep-alive') return options;
+  const names = options ?? new Set<string>();
+  for (const option of value.split(',')) names.add(option.trim().toLowerCase());
+  return names;
 }
 
-/** Internal URLs never leave the gateway: each value is rewritten, and dropped when it cannot be. */
-function rewriteLocations(
-  value: string | string[],
-  rewriteLocation: (location: string) => string | undefined,
-): string | string[] | undefined {
-  if (!Array.isArray(value)) return rewriteLocation(value);
-  const rewritten: string[] = [];
-  for (const location of value) {
-    const next = rewriteLocation(location);
-    if (next !== undefined) rewritten.push(next);
-  }
-  if (rewritten.length === 0) return undefined;
-  return rewritten.length === 1 ? rewritten[0] : rewritten;
+/** Whether the flat list `headers` holds a field `name` (lower-case). */
+function hasField(headers: readonly string[], name: string): boolean {
+  for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return true;
+  return false;
+}
+
+/** The gateway's own fields on an answer: the upstream's value of any of them is dropped. */
+export interface OwnResponseFields {
+  readonly requestId: string;
+  /**
+   * The gateway's other fields (the rate limiter's), lower-case names: added unless the upstream
+   * sent a field of the same name.
+   */
+  readonly extra: Readonly<Record<string, string>> | undefined;
 }
 
 /**
- * The headers sent to the client (lower-case names): the upstream's without hop-by-hop headers, those named in
- * `Connection`, banners and the route's internal headers; `Location`/`Content-Location` rewritten; plus
- * `X-Content-Type-Options: nosniff`, HSTS, and `Cache-Control: no-store` on authenticated responses
- * (RFC 9111 §5.2.2.5: a response to a credentialed request must not be replayed to someone else).
+ * The headers sent to the client, as a flat list for `writeHead` (lower-case names, `upstream` is a
+ * lower-case list as received): the upstream's without hop-by-hop headers, those named in
+ * `Connection`, banners and the route's internal headers; `Location`/`Content-Location` rewritten
+ * (dropped when they cannot be); plus `X-Request-Id`, `X-Content-Type-Options: nosniff`, HSTS, and
+ * `Cache-Control: no-store` on authenticated responses (RFC 9111 §5.2.2.5: a response to a
+ * credentialed request must not be replayed to someone else), each replacing the upstream's.
  */
 export function buildClientResponseHeaders(
-  upstream: Record<string, string | string[] | undefined>,
+  upstream: readonly string[],
   policy: ResponsePolicy,
   rewriteLocation: (location: string) => string | undefined,
-): Record<string, string | string[]> {
-  const headers = Object.create(null) as Record<string, string | string[]>;
-  const connectionOptions = readConnectionOptions(upstream.connection ?? upstream.Connection);
-  for (const name of Object.keys(upstream)) {
-    const value = upstream[name];
-    if (value === undefined) continue;
-    const lower = name.toLowerCase();
-    if (REMOVED.has(lower) || policy.removeHeaders.has(lower)) continue;
-    // Content-Length frames the body the gateway relays: Connection cannot remove it.
-    if (connectionOptions?.has(lower) === true && lower !== 'content-length') continue;
-    if (lower === 'location' || lower === 'content-location') {
-      const rewritten = rewriteLocations(value, rewriteLocation);
-      if (rewritten !== undefined) headers[lower] = rewritten;
-      continue;
-    }
-    headers[lower] = value;
+  own: OwnResponseFields,
+): string[] {
+  let connectionOptions: Set<string> | undefined;
+  for (let i = 0; i < upstream.length; i += 2) {
+    if (upstream[i] === 'connection')
+      connectionOptions = addConnectionOptions(connectionOptions, upstream[i + 1] as string);
   }
-  headers['x-content-type-options'] = 'nosniff';
-  if (policy.hsts !== undefined) headers['strict-transport-security'] = policy.hsts;
-  if (policy.authenticated) headers['cache-control'] = 'no-store';
+  const hsts = policy.hsts;
+  const headers: string[] = [];
+  for (let i = 0; i < upstream.length; i += 2) {
+    const name = upstream[i] as string;
+    if (REMOVED.has(name) || policy.removeHeaders.has(name)) continue;
+    if (name === 'x-request-id' || name === 'x-content-type-options') continue;
+    if (
+      (name === 'strict-transport-security' && hsts !== undefined) ||
+      (name === 'cache-control' && policy.authenticated)
+    )
+      continue;
+    // Content-Length frames the body the gateway relays: Connection cannot remove it.
+    if (connectionOptions?.has(name) === true && name !== 'content-length') continue;
+    let value = upstream[i + 1] as string;
+    if (name === 'location' || name === 'content-location') {
+      // Internal URLs never leave the gateway.
+      const rewritten = rewriteLocation(value);
+      if (rewritten === undefined) continue;
+      value = rewritten;
+    }
+    headers.push(name, value);
+  }
+  const extra = own.extra;
+  if (extra !== undefined) {
+    for (const name in extra) if (!hasField(headers, name)) headers.push(name, extra[name] as string);
+  }
+  headers.push('x-request-id', own.requestId, 'x-content-type-options', 'nosniff');
+  if (hsts !== undefined) headers.push('strict-transport-security', hsts);
+  if (policy.authenticated) headers.push('cache-control', 'no-store');
   return headers;
 }

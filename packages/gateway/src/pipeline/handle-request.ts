@@ -68,8 +68,11 @@ export interface AdmittedRequest {
   readonly upstreamId: string;
   /** The rewritten canonical path, then `?` and the query as received when there is one. */
   readonly upstreamTarget: string;
-  /** The headers the upstream would get (the internal `authorization` among them). */
-  readonly headers: Readonly<Record<string, string>>;
+  /**
+   * The headers the upstream would get (the internal `authorization` among them), a flat list with
+   * lower-case names (`fieldValue` reads one).
+   */
+  readonly headers: readonly string[];
   readonly principal: AuthPrincipal | undefined;
 }
 
@@ -499,9 +502,8 @@ export function createRequestHandler(
         authorization: auth?.ok === true ? auth.upstreamAuthorization : undefined,
         allowCookies: route.config.allowCookies,
         certificateHeader: runtime.certificateHeader,
+        bodyLength: body === null ? null : body.length,
       });
-      if (body !== null) headers['content-length'] = String(body.length);
-      else delete headers['content-length'];
 
       // The client left while the request was authenticated or read: nothing goes upstream. (Not
       // req.destroyed: a request whose body was read to the end is destroyed too.)

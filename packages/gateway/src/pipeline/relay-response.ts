@@ -66,16 +66,18 @@ export class ResponseRelay implements ResponseSink {
       return;
     }
     const route = this.ctx.route;
-    const headers = buildClientResponseHeaders(head.headers, this.ctx.policy, (location) =>
-      rewriteLocation(location, {
-        upstreamBases: route.upstreamBases,
-        upstreamPrefix: route.upstreamPrefix,
-        publicPrefix: route.publicPrefix,
-        publicOrigin: this.ctx.publicOrigin,
-      }),
+    const headers = buildClientResponseHeaders(
+      head.headers,
+      this.ctx.policy,
+      (location) =>
+        rewriteLocation(location, {
+          upstreamBases: route.upstreamBases,
+          upstreamPrefix: route.upstreamPrefix,
+          publicPrefix: route.publicPrefix,
+          publicOrigin: this.ctx.publicOrigin,
+        }),
+      { requestId, extra: this.ctx.extraHeaders },
     );
-    headers['x-request-id'] = requestId;
-    addMissing(headers, this.ctx.extraHeaders);
     try {
       res.writeHead(head.statusCode, headers);
     } catch {

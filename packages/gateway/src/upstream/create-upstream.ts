@@ -6,6 +6,7 @@ import { isBodyFailure, isLocalFailure, isRetryableFailure, toUpstreamError } fr
 import { createHealthChecker, type HealthChecker } from './health-check.js';
 import { buildTlsOptions, createTarget, type Target } from './target.js';
 import type {
+  HeaderList,
   ResponseSink,
   TargetHealth,
   Upstream,
@@ -34,14 +35,24 @@ function ignore(): void {
   // An error listener that only keeps the process alive.
 }
 
-/** undici's raw header pairs as a dictionary (lower-case names, repeated fields as arrays). */
-function readHeaders(raw: readonly Buffer[]): UpstreamHeaders {
-  // A null prototype: a field named `__proto__` is only a header.
-  const headers = Object.create(null) as UpstreamHeaders;
+/** undici's raw header pairs as a list (lower-case names, in the order received). */
+function readHeaders(raw: readonly Buffer[]): HeaderList {
+  const headers = new Array<string>(raw.length);
   for (let i = 0; i < raw.length; i += 2) {
     // latin1 keeps every byte as received; node writes header strings back out as latin1.
-    const name = (raw[i] as Buffer).toString('latin1').toLowerCase();
-    const value = (raw[i + 1] as Buffer).toString('latin1');
+    headers[i] = (raw[i] as Buffer).toString('latin1').toLowerCase();
+    headers[i + 1] = (raw[i + 1] as Buffer).toString('latin1');
+  }
+  return headers;
+}
+
+/** A header list as a dictionary (a repeated field as an array), for the promise API's callers. */
+function headerDictionary(list: HeaderList): UpstreamHeaders {
+  // A null prototype: a field named `__proto__` is only a header.
+  const headers = Object.create(null) as UpstreamHeaders;
+  for (let i = 0; i < list.length; i += 2) {
+    const name = list[i] as string;
+    const value = list[i + 1] as string;
     const previous = headers[name];
     if (previous === undefined) headers[name] = value;
     else if (typeof previous === 'string') headers[name] = [previous, value];
@@ -179,7 +190,8 @@ export function createUpstream(options: UpstreamOptions, deps: UpstreamDeps = {}
         {
           method: this.req.method,
           path: target.basePath + this.req.path,
-          headers: this.req.headers,
+          // undici reads a list or a dictionary; its types want a mutable list.
+          headers: this.req.headers as string[] | Record<string, string>,
           body: this.req.body,
         },
         this,
@@ -307,7 +319,7 @@ export function createUpstream(options: UpstreamOptions, deps: UpstreamDeps = {}
           });
           // Keeps an unconsumed body's error from crashing the process; a consumer still sees it.
           body.on('error', ignore);
-          resolve({ ...head, body });
+          resolve({ ...head, headers: headerDictionary(head.headers), body });
         },
         onData: (chunk) => (body as Readable).push(chunk),
         onEnd() {

@@ -59,7 +59,8 @@ export interface UpstreamRequest {
   readonly method: string;
   /** Path and query, already canonical. */
   readonly path: string;
-  readonly headers: Record<string, string>;
+  /** A dictionary, or a list with each name once (the proxy's path). */
+  readonly headers: Readonly<Record<string, string>> | HeaderList;
   readonly body: Buffer | Readable | null;
   /** Whether the request may be sent twice (RFC 9110 §9.2.2); a streamed body never is. */
   readonly idempotent: boolean;
@@ -77,13 +78,20 @@ export interface UpstreamResponse {
   readonly upstreamMs: number;
 }
 
-/** Response header fields as received (lower-case names; a repeated field is an array). */
+/** Response header fields as a dictionary (lower-case names; a repeated field is an array). */
 export type UpstreamHeaders = Record<string, string | string[]>;
+
+/**
+ * Header fields as a flat list, `[name, value, name, value, …]`, lower-case names, a repeated field
+ * once per line in the order received. What the proxy's hot path reads and writes: node and undici
+ * take this form as is, where a dictionary costs a hash-table object per message.
+ */
+export type HeaderList = readonly string[];
 
 /** The status line and headers of an upstream answer (1xx interim responses are not reported). */
 export interface UpstreamResponseHead {
   readonly statusCode: number;
-  readonly headers: UpstreamHeaders;
+  readonly headers: HeaderList;
   /** The target that answered (origin and base path, never credentials). */
   readonly target: string;
   /** Time from `forward()` to the response headers, retries included. */
