@@ -28,6 +28,7 @@ export type { AuditActor, AuditEvent, AuditOutcome, AuditSink, AuditTarget } fro
 export { buildAuditActor, emitAuditEvent } from './audit/emit-audit-event.js';
 export { createLogger, type Logger, type LoggerOptions } from './log/create-logger.js';
 export { REDACTED, isSensitiveKey, redactSecrets } from './log/redact.js';
+export { createRecordWriter, jsonMember, numberMember, type RecordWriter } from './log/record-writer.js';
 export { hashToken, randomToken } from './crypto/random-token.js';
 export { openSecret, sealSecret } from './crypto/seal.js';
 export {

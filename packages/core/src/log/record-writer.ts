@@ -1,0 +1,77 @@
+import { pino, type Level, type Logger } from 'pino';
+
+/** pino's own accessors (`pino.symbols`, public API), typed for the members read here. */
+const SYMBOLS = pino.symbols as unknown as Readonly<Record<string, symbol>>;
+
+interface PinoInternals {
+  readonly [key: symbol]: unknown;
+}
+
+function member(logger: Logger, name: string): unknown {
+  return (logger as unknown as PinoInternals)[SYMBOLS[name] as symbol];
+}
+
+/** Writes records of one fixed shape as log lines. */
+export interface RecordWriter<T> {
+  /** Writes `record` at the writer's level, when that level is enabled. */
+  write(record: T): void;
+}
+
+/**
+ * A writer for a line written very often with fixed members (the gateway's access log, one line
+ * per request): the same line `logger[level](record)` writes — level, time, the logger's bindings,
+ * then the record's members — built without pino's walk over the record. `serialize` returns the
+ * members as pino would: each `,"name":value` in JSON, members whose value is `undefined` left out.
+ *
+ * Nothing of the logger's `formatters.log` or serializers runs on the record: only for records
+ * whose members are never secrets. A logger whose stream needs pino's metadata (multistream,
+ * transports), or that has a mixin, a nested key or a stream-write hook, gets `logger[level]`.
+ */
+export function createRecordWriter<T extends object>(
+  logger: Logger,
+  level: Level,
+  serialize: (record: T) => string,
+): RecordWriter<T> {
+  const stream = member(logger, 'streamSym') as { write(line: string): void } & PinoInternals;
+  const hooks = member(logger, 'hooksSym') as { streamWrite?: unknown } | undefined;
+  const generic =
+    stream[SYMBOLS['needsMetadataGsym'] as symbol] === true ||
+    member(logger, 'mixinSym') !== undefined ||
+    member(logger, 'nestedKeySym') !== undefined ||
+    hooks?.streamWrite !== undefined;
+  if (generic) {
+    return {
+      write(record) {
+        logger[level](record);
+      },
+    };
+  }
+  const value = logger.levels.values[level] as number;
+  const time = member(logger, 'timeSym') as () => string;
+  return {
+    write(record) {
+      if (!logger.isLevelEnabled(level)) return;
+      // pino's line (lib/tools.js asJson): the cached level prefix, the time, the bindings, the
+      // members, the end (`}` and the line break).
+      const prefix = (member(logger, 'lsCacheSym') as Record<number, string>)[value] as string;
+      stream.write(
+        prefix +
+          time.call(logger) +
+          (member(logger, 'chindingsSym') as string) +
+          serialize(record) +
+          (member(logger, 'endSym') as string),
+      );
+    },
+  };
+}
+
+/** A string member as pino writes it (JSON, RFC 8259 §7); `name` is plain (no quote, backslash or control). */
+export function jsonMember(name: string, value: string | undefined): string {
+  return value === undefined ? '' : `,"${name}":${JSON.stringify(value)}`;
+}
+
+/** A number member as pino writes it: `null` when not finite; `name` as for `jsonMember`. */
+export function numberMember(name: string, value: number | undefined): string {
+  if (value === undefined) return '';
+  return `,"${name}":${Number.isFinite(value) ? String(value) : 'null'}`;
+}
