@@ -43,6 +43,7 @@ import { createRateLimiter } from './limits/rate-limiter.js';
 import { createRedisRateLimitStore } from './limits/redis-rate-limit-store.js';
 import type { RateLimitStore } from './limits/rate-limit-store.js';
 import { createHttp2Listener, type Http2Listener } from './http/http2-listener.js';
+import { createAccessLog } from './observability/access-log.js';
 import { createGatewayMetrics } from './observability/gateway-metrics.js';
 import { createTopClients, type TopClients } from './observability/top-clients.js';
 import { createExtAuthzHandler, createExtAuthzListener, type ExtAuthzListener } from './ext-authz/index.js';
@@ -214,12 +215,7 @@ async function openAuthenticator(
 export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   // `component` is the process's (e.g. gatehouse); `service` says which part of it wrote the line.
   const logger = deps.logger.child({ service: 'gateway' });
-  // An access-log line has fixed members that are never secrets (the path without its query, no
-  // header, no token): it skips the redaction pass that every other line goes through.
-  const accessLog = deps.logger.child(
-    { service: 'gateway', log: 'access' },
-    { formatters: { log: (record: object) => record } },
-  );
+  const accessLog = createAccessLog(deps.logger);
   await migrateGateway(deps.db);
   const now = deps.now ?? Date.now;
 

@@ -2,7 +2,7 @@ import type { X509Certificate } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
-import { buildProblemResponse, GatehouseError, type Logger } from '@gatehouse/core';
+import { buildProblemResponse, GatehouseError, type Logger, type RecordWriter } from '@gatehouse/core';
 import {
   checkScopes,
   type AuthOutcome,
@@ -22,6 +22,7 @@ import { continueTraceparent } from '../http/trace-context.js';
 import type { BanList } from '../limits/ban-list.js';
 import type { RateLimiter, RateLimitResult } from '../limits/rate-limiter.js';
 import { normalizeIp } from '../net/ip-set.js';
+import type { AccessRecord } from '../observability/access-log.js';
 import type { GatewayMetrics } from '../observability/gateway-metrics.js';
 import type { TopClients } from '../observability/top-clients.js';
 import type { RerouteList } from '../routing/reroute-list.js';
@@ -45,7 +46,7 @@ export interface PipelineDeps {
   readonly metrics: GatewayMetrics;
   /** The heaviest clients (admin console): fed every finished request, refused ones included. */
   readonly topClients: TopClients;
-  readonly accessLog: Logger;
+  readonly accessLog: RecordWriter<AccessRecord>;
   readonly logger: Logger;
   /** External origin (DPoP `htu`, Location rewriting), e.g. `https://api.example.com`. */
   readonly publicOrigin: () => string;
@@ -152,7 +153,7 @@ export function createRequestHandler(
       // RFC 9110 §7.1: the path only — a query string may carry secrets some clients put there.
       const questionMark = (req.url ?? '').indexOf('?');
       const path = questionMark === -1 ? req.url : req.url?.slice(0, questionMark);
-      deps.accessLog.info({
+      deps.accessLog.write({
         requestId,
         route: outcome.route,
         method: req.method,
