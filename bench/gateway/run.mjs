@@ -32,7 +32,9 @@
  * their profiles are summarised, docs/performance.md is left alone), BENCH_ONLY (comma-separated
  * contender ids, for development; the docs are then not updated), BENCH_KEEP_LOGS (`1`: the gateway
  * logs to a file in the kept temporary directory instead of /dev/null), BENCH_GATEWAY_NODE_ARGS (Node.js
- * options for the gateway processes; the docs are then not updated).
+ * options for the gateway processes; the docs are then not updated), BENCH_BASELINE_CLI (another built
+ * checkout's packages/cli/bin/gatehouse.js: every gateway row also runs on that build, as `<id>Baseline`, in
+ * the same rounds; the docs are then not updated).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -62,6 +64,7 @@ import {
   AUDIENCE,
   CLI,
   GATEWAY_NODE_ARGS,
+  BASELINE_CLI,
   GATEWAY_PATHS,
   RATE_LIMIT,
   SCOPE,
@@ -587,30 +590,35 @@ async function startContenders(dir, profileDir) {
           token: undefined,
         },
       };
-      for (const id of gatewayIds) {
-        const def = /** @type {(typeof defs)[string]} */ (defs[id]);
+      const builds = BASELINE_CLI === '' ? [''] : ['', 'Baseline'];
+      for (const [id, build] of gatewayIds.flatMap((gatewayId) => builds.map((b) => [gatewayId, b]))) {
+        const def = /** @type {(typeof defs)[string]} */ (defs[/** @type {string} */ (id)]);
+        const rowId = `${String(id)}${String(build)}`;
+        const label = build === '' ? def.label : `${def.label} [baseline build]`;
         const running = await startGateway({
-          label: def.label,
+          label,
           configFile,
-          dataDir: path.join(dir, `gateway-data-${id}`),
+          dataDir: path.join(dir, `gateway-data-${rowId}`),
           env: auth.env,
-          ...(KEEP_LOGS ? { logFile: path.join(dir, `${id}.log`) } : {}),
-          ...(profileDir === undefined ? {} : { profile: { dir: profileDir, name: `${id}.cpuprofile` } }),
+          ...(KEEP_LOGS ? { logFile: path.join(dir, `${rowId}.log`) } : {}),
+          ...(profileDir === undefined ? {} : { profile: { dir: profileDir, name: `${rowId}.cpuprofile` } }),
+          ...(build === '' ? {} : { cli: BASELINE_CLI }),
         });
         processes.push(running);
         contenders.push({
-          id,
-          label: def.label,
+          id: rowId,
+          label,
           description: def.description,
           process: running,
           prefix: def.prefix,
           headers: def.token === undefined ? {} : { authorization: `Bearer ${def.token}` },
           startFresh: () =>
             startGateway({
-              label: `${def.label} (fresh)`,
+              label: `${label} (fresh)`,
               configFile,
-              dataDir: path.join(dir, `gateway-data-${id}-fresh`),
+              dataDir: path.join(dir, `gateway-data-${rowId}-fresh`),
               env: auth.env,
+              ...(build === '' ? {} : { cli: BASELINE_CLI }),
             }),
         });
       }
@@ -1233,7 +1241,11 @@ async function main() {
     .join(', ');
   const valid = results.every((r) => r.valid) && (halfRate?.valid ?? true);
   // Runs with other gateway runtime options are experiments: they leave the docs alone.
-  const complete = Object.keys(skipped).length === 0 && ONLY.length === 0 && GATEWAY_NODE_ARGS.length === 0;
+  const complete =
+    Object.keys(skipped).length === 0 &&
+    ONLY.length === 0 &&
+    GATEWAY_NODE_ARGS.length === 0 &&
+    BASELINE_CLI === '';
   const generatorCpu = Math.max(...results.map((r) => r.median.generatorCpuPct));
   const load = `Load average (1 min) ${fmt(loadStart, 2)} at start, ${fmt(os.loadavg()[0] ?? Number.NaN, 2)} at end`;
   const method =

@@ -253,12 +253,27 @@ export const GATEWAY_NODE_ARGS = (process.env['BENCH_GATEWAY_NODE_ARGS'] ?? '')
   .filter((a) => a !== '');
 
 /**
+ * Another build's CLI (BENCH_BASELINE_CLI: `packages/cli/bin/gatehouse.js` of a second checkout,
+ * built): each gateway row then runs twice in every round, this build and that one, so a change is
+ * measured against its baseline in the same rounds.
+ */
+export const BASELINE_CLI = process.env['BENCH_BASELINE_CLI'] ?? '';
+
+/**
  * Starts one `gatehouse gateway` process with its own data directory.
  * @param {{ label: string, configFile: string, dataDir: string, env: NodeJS.ProcessEnv,
- *   profile?: { dir: string, name: string }, logFile?: string }} options
+ *   profile?: { dir: string, name: string }, logFile?: string, cli?: string }} options
  * @returns {Promise<import('../processes.mjs').Running>}
  */
-export async function startGateway({ label, configFile, dataDir, env, profile, logFile = '/dev/null' }) {
+export async function startGateway({
+  label,
+  configFile,
+  dataDir,
+  env,
+  profile,
+  logFile = '/dev/null',
+  cli = CLI,
+}) {
   mkdirSync(dataDir, { recursive: true });
   const nodeArgs = [
     ...GATEWAY_NODE_ARGS,
@@ -269,7 +284,7 @@ export async function startGateway({ label, configFile, dataDir, env, profile, l
   return startCommand({
     label,
     command: process.execPath,
-    args: [...nodeArgs, CLI, 'gateway', '--config', configFile, '--data-dir', dataDir],
+    args: [...nodeArgs, cli, 'gateway', '--config', configFile, '--data-dir', dataDir],
     env,
     stdout: logFile,
     ready: /listening on (http:\/\/\S+)/,
