@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createLogger, type Logger } from './create-logger.js';
 import { createRecordWriter, jsonMember, numberMember } from './record-writer.js';
 
@@ -58,7 +58,10 @@ describe('createRecordWriter', () => {
       { formatters: { log: (r: object) => r } },
     );
     logger.info(record);
+    const info = vi.spyOn(logger, 'info');
     createRecordWriter(logger, 'info', serialize).write(record);
+    // The line is the writer's own, not pino's walk over the record.
+    expect(info).not.toHaveBeenCalled();
     const [expected, actual] = pair(written);
     expect(actual).toBe(expected);
     expect(JSON.parse(actual)).toMatchObject({
@@ -90,7 +93,7 @@ describe('createRecordWriter', () => {
   // a logger whose line is not pino's plain one → the writer leaves it to pino
   // prettier-ignore
   const generic: ReadonlyArray<readonly [string, (destination: { write(line: string): void }) => Logger]> = [
-    ['a multistream (needs metadata)', (destination) => pino(pino.multistream([{ stream: destination }]))],
+    ['a multistream (needs metadata)', (destination) => pino({}, pino.multistream([{ stream: destination }]))],
     ['a mixin', (destination) => pino({ mixin: () => ({ extra: 1 }) }, destination)],
     ['a nested key', (destination) => pino({ nestedKey: 'payload' }, destination)],
     ['a stream-write hook', (destination) => pino({ hooks: { streamWrite: (line) => line.replace('r-1', 'R-1') } }, destination)],
@@ -100,7 +103,9 @@ describe('createRecordWriter', () => {
     const { destination, written } = lines();
     const logger = make(destination);
     logger.info(records[0]![1]);
+    const info = vi.spyOn(logger, 'info');
     createRecordWriter(logger, 'info', serialize).write(records[0]![1]);
+    expect(info).toHaveBeenCalledTimes(1);
     const [expected, actual] = pair(written);
     expect(actual).toBe(expected);
   });

@@ -3,6 +3,9 @@ import { pino, type Level, type Logger } from 'pino';
 /** pino's own accessors (`pino.symbols`, public API), typed for the members read here. */
 const SYMBOLS = pino.symbols as unknown as Readonly<Record<string, symbol>>;
 
+/** Set on a stream that routes lines by level (multistream, transports): pino's `needsMetadataGsym`. */
+const NEEDS_METADATA = Symbol.for('pino.metadata');
+
 interface PinoInternals {
   readonly [key: symbol]: unknown;
 }
@@ -34,11 +37,12 @@ export function createRecordWriter<T extends object>(
 ): RecordWriter<T> {
   const stream = member(logger, 'streamSym') as { write(line: string): void } & PinoInternals;
   const hooks = member(logger, 'hooksSym') as { streamWrite?: unknown } | undefined;
+  // The same tests as pino's own write path (lib/proto.js, lib/tools.js): truthy, not defined.
   const generic =
-    stream[SYMBOLS['needsMetadataGsym'] as symbol] === true ||
-    member(logger, 'mixinSym') !== undefined ||
-    member(logger, 'nestedKeySym') !== undefined ||
-    hooks?.streamWrite !== undefined;
+    stream[NEEDS_METADATA] === true ||
+    Boolean(member(logger, 'mixinSym')) ||
+    Boolean(member(logger, 'nestedKeySym')) ||
+    Boolean(hooks?.streamWrite);
   if (generic) {
     return {
       write(record) {
