@@ -72,6 +72,14 @@ describe('createRecordWriter', () => {
     });
   });
 
+  it.each([
+    ['a lone surrogate, escaped (RFC 8259 §8.2)', 'a\ud800b', ',"v":"a\\ud800b"'],
+    ['a plain value, quoted as is', 'plain', ',"v":"plain"'],
+    ['no value, left out', undefined, ''],
+  ])('jsonMember: %s', (_, value, expected) => {
+    expect(jsonMember('v', value)).toBe(expected);
+  });
+
   it('writes nothing while its level is disabled, and again once it is enabled', () => {
     const { destination, written } = lines();
     const logger = createLogger({ component: 'test', destination, level: 'warn' });

@@ -14,6 +14,11 @@ function member(logger: Logger, name: string): unknown {
   return (logger as unknown as PinoInternals)[SYMBOLS[name] as symbol];
 }
 
+// Read on every line: constant keys keep those reads cheap.
+const LS_CACHE = SYMBOLS['lsCacheSym'] as symbol;
+const CHINDINGS = SYMBOLS['chindingsSym'] as symbol;
+const END = SYMBOLS['endSym'] as symbol;
+
 /** Writes records of one fixed shape as log lines. */
 export interface RecordWriter<T> {
   /** Writes `record` at the writer's level, when that level is enabled. */
@@ -52,26 +57,37 @@ export function createRecordWriter<T extends object>(
   }
   const value = logger.levels.values[level] as number;
   const time = member(logger, 'timeSym') as () => string;
+  const internals = logger as unknown as PinoInternals;
   return {
     write(record) {
       if (!logger.isLevelEnabled(level)) return;
       // pino's line (lib/tools.js asJson): the cached level prefix, the time, the bindings, the
       // members, the end (`}` and the line break).
-      const prefix = (member(logger, 'lsCacheSym') as Record<number, string>)[value] as string;
       stream.write(
-        prefix +
+        ((internals[LS_CACHE] as Record<number, string>)[value] as string) +
           time.call(logger) +
-          (member(logger, 'chindingsSym') as string) +
+          (internals[CHINDINGS] as string) +
           serialize(record) +
-          (member(logger, 'endSym') as string),
+          (internals[END] as string),
       );
     },
   };
 }
 
+/** Whether JSON must escape a character of `value` (RFC 8259 §7), or it has a surrogate that may stand alone. */
+function needsEscape(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return true;
+  }
+  return false;
+}
+
 /** A string member as pino writes it (JSON, RFC 8259 §7); `name` is plain (no quote, backslash or control). */
 export function jsonMember(name: string, value: string | undefined): string {
-  return value === undefined ? '' : `,"${name}":${JSON.stringify(value)}`;
+  if (value === undefined) return '';
+  // Most values need no escape: quoting them spares a call into JSON.stringify.
+  return `,"${name}":${needsEscape(value) ? JSON.stringify(value) : `"${value}"`}`;
 }
 
 /** A number member as pino writes it: `null` when not finite; `name` as for `jsonMember`. */
