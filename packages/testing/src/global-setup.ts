@@ -7,6 +7,8 @@ import { join } from 'node:path';
  * reason at the end of the run so a partial run is never mistaken for a full one.
  */
 export default function setup(): () => void {
+  // Each project of the run (unit, integration) calls this: the first one owns the log.
+  if (process.env['GATEHOUSE_SKIP_LOG'] !== undefined) return () => undefined;
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-skips-'));
   const log = join(dir, 'skips.log');
   process.env['GATEHOUSE_SKIP_LOG'] = log;
