@@ -2,6 +2,7 @@ import { forwardedCertificateHeaderSchema, tlsListenerSchema } from '@gatehouse/
 import { z } from 'zod';
 import { alertsSchema, detectionSchema } from './detection-schema.js';
 import { checkExtAuthzConfig, extAuthzSchema } from '../ext-authz/schema.js';
+import { DEFAULT_IPV6_CLIENT_PREFIX } from '../net/client-network.js';
 
 const positiveInt = (description: string, fallback: number) =>
   z.number().int().positive().default(fallback).describe(description);
@@ -208,6 +209,16 @@ export const gatewayConfigSchema = z
       .array(z.string())
       .default([])
       .describe('Peers (IPs, CIDR) whose X-Forwarded-For / Forwarded headers are believed'),
+    ipv6ClientPrefix: z
+      .int()
+      .min(32)
+      .max(128)
+      .default(DEFAULT_IPV6_CLIENT_PREFIX)
+      .describe(
+        'IPv6 clients are counted per network of this many bits (an IPv6 client usually holds a /64): ' +
+          'rate limits keyed by `ip`, brute-force counts, the abuse detectors and their automatic bans. ' +
+          'IPv4 clients are counted per address; 128: IPv6 per address too',
+      ),
     clientCertificateHeader: forwardedCertificateHeaderSchema(
       'believed only from `trustedProxies`, whose requests are then checked against it alone for ' +
         "certificate-bound tokens (RFC 8705); default: the TLS connection's own certificate only",

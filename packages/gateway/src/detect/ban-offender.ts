@@ -8,7 +8,10 @@ export interface OffenderBansOptions {
   readonly banSec: number;
   readonly multiplier: number;
   readonly maxBanSec: number;
-  /** Addresses never banned automatically (`detection.exempt`). */
+  /**
+   * Addresses never banned automatically (`detection.exempt`), nor any client network (IPv6) that
+   * holds one of them.
+   */
   readonly exempt: IpSet;
 }
 
@@ -18,7 +21,7 @@ export type OffenderBanResult =
 
 export interface OffenderBans {
   /**
-   * Bans `ip` (source `detector`) for banSec × multiplier^(offence − 1), at most maxBanSec; offences
+   * Bans `ip`, an address or a client's IPv6 network (source `detector`), for banSec × multiplier^(offence − 1), at most maxBanSec; offences
    * are counted in shared state, so an address caught again on any instance escalates.
    */
   ban(ip: string, reason: string, actor: string): Promise<OffenderBanResult>;
@@ -36,7 +39,7 @@ export function createOffenderBans(options: OffenderBansOptions): OffenderBans {
   const lockMs = Math.min(banSec * 1000, MAX_BAN_LOCK_MS);
   return {
     async ban(ip, reason, actor) {
-      if (exempt.contains(ip)) return { banned: false, why: 'exempt' };
+      if (exempt.overlaps(ip)) return { banned: false, why: 'exempt' };
       if (bans.isBanned(ip) !== undefined) return { banned: false, why: 'already_banned' };
       const offenceKey = `gateway:detect:offence:${ip}`;
       const previous = Number((await state.get(offenceKey)) ?? '0') || 0;

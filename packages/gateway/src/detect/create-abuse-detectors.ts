@@ -146,7 +146,7 @@ export function createAbuseDetectors(
 
   const report = (finding: Finding, action: DetectorAction): void => {
     const { outcome } = finding;
-    const ips = (finding.ips ?? [outcome.clientIp]).filter((ip) => !exempt.contains(ip));
+    const ips = (finding.ips ?? [outcome.clientNet]).filter((ip) => !exempt.overlaps(ip));
     if (ips.length === 0) return;
     const record: DetectionRecord = {
       id: randomUUID(),

@@ -388,7 +388,7 @@ export function createAlertEngine(config: AlertsConfig, deps: AlertEngineDeps): 
       for (const rule of rules) {
         if (rule.routes !== undefined && !rule.routes.has(outcome.route)) continue;
         const scope = rule.config.scope;
-        const key = scope === 'global' ? '' : scope === 'route' ? outcome.route : outcome.clientIp;
+        const key = scope === 'global' ? '' : scope === 'route' ? outcome.route : outcome.clientNet;
         rule.totals?.add(key, outcome.time);
         if (rule.matches[status] === 1) rule.hits.add(key, outcome.time);
       }

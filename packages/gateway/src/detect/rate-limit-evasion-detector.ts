@@ -58,7 +58,7 @@ export function createRateLimitEvasionDetector(
     report({
       detector: 'rate-limit-evasion',
       trigger: 'ip_identities',
-      key: `ip:${outcome.clientIp}`,
+      key: `ip:${outcome.clientNet}`,
       count: result.count,
       threshold: identitiesPerIp,
       windowSec: config.windowSec,
@@ -70,7 +70,7 @@ export function createRateLimitEvasionDetector(
     observe(outcome, keys, report) {
       const identity = keys.of(config.identity);
       if (identity === undefined) return;
-      const { clientIp: ip, time: t } = outcome;
+      const { clientNet: ip, time: t } = outcome;
       if (ipsOf !== undefined) {
         const result = ipsOf.add(identity, ip, t);
         if (result instanceof Promise) result.then((r) => onIps(r, outcome, report)).catch(windows.fail);

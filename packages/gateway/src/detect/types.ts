@@ -3,6 +3,11 @@ export interface RequestOutcome {
   /** When the answer finished (the gateway clock, ms). */
   readonly time: number;
   readonly clientIp: string;
+  /**
+   * What the client is counted by: `clientIp`, or for IPv6 its network (`ipv6ClientPrefix`) as a
+   * CIDR block. Keys of kind `ip`, and the automatic bans, use it.
+   */
+  readonly clientNet: string;
   readonly clientId: string | undefined;
   readonly sub: string | undefined;
   /** Route id, or `_unmatched`. */
@@ -83,9 +88,9 @@ export function detectorKeyOf(kind: DetectorKeyKind, outcome: RequestOutcome): s
   const { clientId, sub } = outcome;
   switch (kind) {
     case 'ip':
-      return outcome.clientIp;
+      return outcome.clientNet;
     case 'actor':
-      return sub ?? clientId ?? outcome.clientIp;
+      return sub ?? clientId ?? outcome.clientNet;
     case 'client_id':
       return clientId;
     case 'sub':
@@ -101,14 +106,14 @@ export function labelKey(kind: DetectorKeyKind, outcome: RequestOutcome): string
   const { clientId, sub } = outcome;
   switch (kind) {
     case 'ip':
-      return `ip:${outcome.clientIp}`;
+      return `ip:${outcome.clientNet}`;
     case 'actor':
       // A client-credentials token's subject is its client: shown as the client it is.
       return sub !== undefined && sub !== clientId
         ? `sub:${sub}`
         : clientId !== undefined
           ? `client:${clientId}`
-          : `ip:${outcome.clientIp}`;
+          : `ip:${outcome.clientNet}`;
     case 'client_id':
       return `client:${clientId ?? ''}`;
     case 'sub':

@@ -56,7 +56,11 @@ export interface BanList {
   /** Subscribes to ban events, loads the bans, and rereads them every `syncIntervalMs`. */
   start(): Promise<void>;
   stop(): Promise<void>;
-  /** The ban applying to `ip` now, from the in-memory view (synchronous: the hot path). */
+  /**
+   * The ban applying to `ip` now, from the in-memory view (synchronous: the hot path). `ip` may also
+   * be a CIDR block in canonical form (a client's IPv6 network): then a ban of that block or of one
+   * around it.
+   */
   isBanned(ip: string): Ban | undefined;
   /** Bans `subject` (replacing its current ban); durable, and in force on every instance at once. */
   add(input: BanInput): Promise<Ban>;
@@ -185,6 +189,19 @@ export function createBanList(options: BanListOptions): BanList {
       .map((ban) => ({ ban, set: buildIpSet([ban.subject]) }));
   };
 
+  // A block (a client's IPv6 network) is banned by its own ban or by a ban of a block around it;
+  // bans of single addresses inside it do not cover the rest of it.
+  const banOfBlock = (block: string): Ban | undefined => {
+    const exact = bans.get(block);
+    if (exact !== undefined) return exact;
+    const [base = '', length = ''] = block.split('/');
+    for (const { ban, set } of blocks) {
+      if (Number(ban.subject.slice(ban.subject.indexOf('/') + 1)) <= Number(length) && set.contains(base))
+        return ban;
+    }
+    return undefined;
+  };
+
   const applyTo = (view: Map<string, Ban>, event: BanEvent): void => {
     if (event.type === 'add') view.set(event.ban.subject, event.ban);
     else view.delete(event.subject);
@@ -262,6 +279,7 @@ export function createBanList(options: BanListOptions): BanList {
         rebuild(t);
         if (active === 0) return undefined;
       }
+      if (ip.includes('/')) return banOfBlock(ip);
       if (!matcher.contains(ip)) return undefined;
       const exact = bans.get(normalizeIp(ip));
       if (exact !== undefined) return exact;

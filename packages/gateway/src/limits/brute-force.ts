@@ -21,7 +21,16 @@ export interface BruteForceDetector {
    * Counts one failed authentication (a 401). Never rejects: a failing shared state is logged and
    * the failure goes uncounted, so callers may fire and forget.
    */
-  recordFailure(input: { ip: string; clientId: string | undefined }): Promise<void>;
+  recordFailure(input: {
+    /** The client's address (logged and audited). */
+    ip: string;
+    /**
+     * What failures are counted and banned by: the address, or its IPv6 network as a CIDR block
+     * (`ipv6ClientPrefix`); default `ip`.
+     */
+    network?: string;
+    clientId: string | undefined;
+  }): Promise<void>;
 }
 
 /** Offences are remembered this many longest bans, so a returning offender keeps escalating. */
@@ -54,16 +63,17 @@ export function createBruteForceDetector(options: BruteForceOptions): BruteForce
 
   const ban = async (
     ip: string,
+    subject: string,
     trigger: 'ip' | 'client_id',
     failures: number,
     clientId: string | undefined,
   ) => {
-    if (bans.isBanned(ip) !== undefined) return;
-    const offenceKey = `gateway:bf:offence:${ip}`;
+    if (bans.isBanned(subject) !== undefined) return;
+    const offenceKey = `gateway:bf:offence:${subject}`;
     const previous = Number((await state.get(offenceKey)) ?? '0') || 0;
     // One ban per offence level: failures in flight when the ban lands (here or on another
     // instance) claim the same level and stand down instead of banning again one level up.
-    if (!(await state.setIfAbsent(`gateway:bf:lock:${ip}:${String(previous)}`, '1', lockMs))) return;
+    if (!(await state.setIfAbsent(`gateway:bf:lock:${subject}:${String(previous)}`, '1', lockMs))) return;
     const offence = previous + 1;
     const durationSec = Math.min(maxBanSec, Math.ceil(banSec * multiplier ** (offence - 1)));
     const reason =
@@ -71,7 +81,7 @@ export function createBruteForceDetector(options: BruteForceOptions): BruteForce
         ? `${failures} failed authentications in ${windowSec} s`
         : `failed authentication against a client with ${failures} failures in ${windowSec} s`;
     await bans.add({
-      subject: ip,
+      subject,
       durationSec,
       reason,
       source: 'brute-force',
@@ -80,8 +90,11 @@ export function createBruteForceDetector(options: BruteForceOptions): BruteForce
     });
     await state.increment(offenceKey, offenceTtlMs);
     // A fresh count after the ban: the old failures are paid for.
-    await state.delete(`gateway:bf:ip:${ip}`);
-    logger.warn({ ip, trigger, failures, offence, durationSec }, 'brute force detected; client IP banned');
+    await state.delete(`gateway:bf:ip:${subject}`);
+    logger.warn(
+      { ip, banned: subject, trigger, failures, offence, durationSec },
+      'brute force detected; client IP banned',
+    );
     emitAuditEvent(
       audit,
       {
@@ -90,7 +103,7 @@ export function createBruteForceDetector(options: BruteForceOptions): BruteForce
         outcome: 'success',
         component: 'gateway',
         sourceIp: ip,
-        target: { type: 'ip', id: ip },
+        target: { type: 'ip', id: subject },
         decision: 'deny',
         reason: trigger === 'ip' ? 'ip_failures' : 'client_failures',
         details: {
@@ -108,16 +121,16 @@ export function createBruteForceDetector(options: BruteForceOptions): BruteForce
   };
 
   return {
-    async recordFailure({ ip, clientId }) {
+    async recordFailure({ ip, network = ip, clientId }) {
       try {
-        const fromIp = await state.increment(`gateway:bf:ip:${ip}`, windowMs);
+        const fromIp = await state.increment(`gateway:bf:ip:${network}`, windowMs);
         if (fromIp >= threshold) {
-          await ban(ip, 'ip', fromIp, clientId);
+          await ban(ip, network, 'ip', fromIp, clientId);
           return;
         }
         if (clientId === undefined) return;
         const againstClient = await state.increment(`gateway:bf:client:${clientId}`, windowMs);
-        if (againstClient >= threshold) await ban(ip, 'client_id', againstClient, clientId);
+        if (againstClient >= threshold) await ban(ip, network, 'client_id', againstClient, clientId);
       } catch (err) {
         logger.warn({ err }, 'brute-force detection failed; failure not counted');
       }

@@ -61,3 +61,35 @@ describe('buildIpSet', () => {
     expect(set.contains('192.0.2.1')).toBe(false);
   });
 });
+
+describe('IpSet.overlaps', () => {
+  const set = buildIpSet(['192.0.2.7', '10.0.0.0/8', '2001:db8:ee:1::7', '2001:db8:aa::/48']);
+
+  it.each([
+    ['192.0.2.7', true],
+    ['192.0.2.0/24', true],
+    ['192.0.2.8', false],
+    ['192.0.3.0/24', false],
+    ['10.1.0.0/16', true],
+    ['8.0.0.0/6', true], // a block around a listed block
+    ['2001:db8:ee:1::/64', true], // the /64 of a listed address
+    ['2001:db8:ee:2::/64', false],
+    ['2001:db8:aa:5::/64', true], // inside a listed block
+    ['2001:db8::/32', true], // around a listed block
+    ['2001:db8:ab::/48', false],
+    ['::ffff:192.0.2.7', true],
+    ['::ffff:c000:207/128', true], // the same address, IPv4-mapped in hex groups
+  ])('%s → %s', (subject, expected) => {
+    expect(set.overlaps(subject)).toBe(expected);
+  });
+
+  it('compares families apart, and an empty set overlaps nothing', () => {
+    expect(buildIpSet(['0.0.0.0/0']).overlaps('2001:db8::/64')).toBe(false);
+    expect(buildIpSet(['::/0']).overlaps('2001:db8::/64')).toBe(true);
+    expect(buildIpSet([]).overlaps('192.0.2.7')).toBe(false);
+  });
+
+  it('refuses what is not an address or block', () => {
+    expect(() => set.overlaps('example.com')).toThrow(TypeError);
+  });
+});

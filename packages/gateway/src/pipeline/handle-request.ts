@@ -42,7 +42,7 @@ export interface PipelineDeps {
   /** Routes an alert switched to their fallback upstream. */
   readonly reroutes: Pick<RerouteList, 'isRerouted'>;
   readonly recordAuthFailure:
-    ((input: { ip: string; clientId: string | undefined }) => Promise<void>) | undefined;
+    ((input: { ip: string; network: string; clientId: string | undefined }) => Promise<void>) | undefined;
   readonly metrics: GatewayMetrics;
   /** The heaviest clients (admin console): fed every finished request, refused ones included. */
   readonly topClients: TopClients;
@@ -113,6 +113,8 @@ export function createRequestHandler(
     const clientIp = peerTrusted
       ? resolveClientIp(socketIp, joinedHeader(req.headers['x-forwarded-for']), runtime.trustedProxies)
       : socketIp;
+    // What limits, detectors and automatic bans count the client by (its IPv6 network).
+    const clientNet = runtime.clientNetwork(clientIp);
     const inbound = req.headers['x-request-id'];
     const requestId =
       peerTrusted && typeof inbound === 'string' && isValidRequestId(inbound) ? inbound : createRequestId();
@@ -183,6 +185,7 @@ export function createRequestHandler(
       observer?.observe({
         time: deps.now(),
         clientIp,
+        clientNet,
         clientId: outcome.clientId,
         sub: outcome.sub,
         route: outcome.route,
@@ -389,9 +392,11 @@ export function createRequestHandler(
       if (!result.ok) {
         deps.metrics.authFailure(result.reason);
         if (result.error.status === 401 && deps.recordAuthFailure !== undefined) {
-          void deps.recordAuthFailure({ ip: clientIp, clientId: undefined }).catch((err: unknown) => {
-            deps.logger.warn({ err }, 'brute-force detector failed');
-          });
+          void deps
+            .recordAuthFailure({ ip: clientIp, network: clientNet, clientId: undefined })
+            .catch((err: unknown) => {
+              deps.logger.warn({ err }, 'brute-force detector failed');
+            });
         }
         fail(result.error, { schemes: ['Bearer', 'DPoP'] });
         return;
@@ -412,7 +417,7 @@ export function createRequestHandler(
     function limitRate(): Promise<void> | undefined {
       if (route.rateLimits.length === 0) return readRequestBody();
       const decision = deps.limiter.check(route.rateLimits, {
-        ip: clientIp,
+        ip: clientNet,
         clientId: outcome.clientId,
         sub: outcome.sub,
         route: route.id,

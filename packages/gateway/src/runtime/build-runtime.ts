@@ -5,6 +5,7 @@ import type { GatewayConfig, RouteConfig, UpstreamConfig } from '../config/schem
 import { buildContentFilter, type ContentFilter } from '../filter/content-filter.js';
 import { buildIpRules } from '../limits/ip-rules.js';
 import type { RateLimitRule } from '../limits/rate-limit-rule.js';
+import { createClientNetworks } from '../net/client-network.js';
 import { buildIpSet, type IpSet } from '../net/ip-set.js';
 import { loadOpenApiDocument, type OpenApiRoutes } from '../openapi/index.js';
 import { buildRouteTable, rewritePath, type CompiledRoute, type RouteTable } from '../routing/route-table.js';
@@ -38,6 +39,10 @@ export interface Runtime {
   readonly routes: ReadonlyMap<CompiledRoute, RouteRuntime>;
   readonly upstreams: ReadonlyMap<string, Upstream>;
   readonly trustedProxies: IpSet;
+  /**
+   * What a client is counted by (`ipv6ClientPrefix`): its IPv4 address, or its IPv6 network as CIDR.
+   */
+  readonly clientNetwork: (ip: string) => string;
   /** `clientCertificateHeader`, lower-case: read from trusted proxies instead of the connection's certificate. */
   readonly certificateHeader: string | undefined;
   readonly ipRules: { decide(ip: string): 'allow' | 'deny' };
@@ -226,6 +231,7 @@ export async function buildRuntime(config: GatewayConfig, options: BuildRuntimeO
       routes,
       upstreams,
       trustedProxies,
+      clientNetwork: createClientNetworks(config.ipv6ClientPrefix),
       certificateHeader: config.clientCertificateHeader?.toLowerCase(),
       ipRules,
       removeHeaders: new Set(config.responses.removeHeaders),

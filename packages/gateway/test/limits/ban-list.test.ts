@@ -103,6 +103,20 @@ describe.each(SETUPS)('ban list on %s with %s shared state', (sqlKind, stateKind
       expect(a.isBanned('2001:db9::5')).toBeUndefined();
     });
 
+    it("a client's network (a block) is banned by its own ban or one around it, not by its addresses'", async () => {
+      a = await start(instance(0));
+      const own = await a.add({ subject: '2001:db8:7:1::/64', durationSec: 60, reason: 'x', source: 'cli' });
+      const around = await a.add({ subject: '2001:db8:8::/48', durationSec: 60, reason: 'x', source: 'cli' });
+      await a.add({ subject: '2001:db8:9:1::5', durationSec: 60, reason: 'x', source: 'cli' });
+      await a.add({ subject: '2001:db8:9:2::/96', durationSec: 60, reason: 'x', source: 'cli' });
+      expect(a.isBanned('2001:db8:7:1::/64')).toEqual(own);
+      expect(a.isBanned('2001:db8:8:5::/64')).toEqual(around);
+      // An address, or a smaller block, inside the network does not ban all of it.
+      expect(a.isBanned('2001:db8:9:1::/64')).toBeUndefined();
+      expect(a.isBanned('2001:db8:9:2::/64')).toBeUndefined();
+      expect(a.isBanned('2001:db8:7:2::/64')).toBeUndefined();
+    });
+
     it('a lifted ban stops applying everywhere at once', async () => {
       a = await start(instance(0));
       b = await start(instance(1));
