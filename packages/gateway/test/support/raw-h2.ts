@@ -117,6 +117,8 @@ export interface RawH2Connection {
   /** Every frame received so far, in order. */
   readonly frames: readonly Frame[];
   readonly closed: boolean;
+  /** The code of the socket error after the connection opened (`ECONNRESET`: the server reset it). */
+  readonly error: string | undefined;
   send(bytes: Buffer | readonly Buffer[]): void;
   /** Resolves once `predicate` holds, the connection closed, or `timeoutMs` passed. */
   until(predicate: () => boolean, timeoutMs?: number): Promise<void>;
@@ -143,6 +145,7 @@ export function connectRawH2(port: number, ca: string): Promise<RawH2Connection>
     const waiters: (() => void)[] = [];
     let buffered = Buffer.alloc(0);
     let closed = false;
+    let error: string | undefined;
     const wake = (): void => {
       for (const waiter of waiters.splice(0)) waiter();
     };
@@ -160,7 +163,8 @@ export function connectRawH2(port: number, ca: string): Promise<RawH2Connection>
         resolve(connection);
       },
     );
-    socket.once('error', (err: Error) => {
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      error = err.code ?? err.message;
       if (!closed) reject(err);
     });
     socket.on('data', (chunk: Buffer) => {
@@ -190,6 +194,9 @@ export function connectRawH2(port: number, ca: string): Promise<RawH2Connection>
       frames,
       get closed() {
         return closed;
+      },
+      get error() {
+        return error;
       },
       send(bytes) {
         if (!socket.destroyed) socket.write(Buffer.isBuffer(bytes) ? bytes : Buffer.concat(bytes));

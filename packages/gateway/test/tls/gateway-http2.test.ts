@@ -586,7 +586,12 @@ describe('HTTP/2 resource attacks', () => {
         if (i % 50 === 49) await new Promise((resolve) => setImmediate(resolve));
       }
       await connection.until(() => connection.goaway() !== undefined, 5000);
-      expect(connection.goaway()?.code).toBe(H2_ERROR.ENHANCE_YOUR_CALM);
+      // nghttp2 answers GOAWAY ENHANCE_YOUR_CALM, then node destroys the socket. With the flood's
+      // frames still unread on the gateway's side, its kernel closes with a TCP reset, and a reset
+      // discards what this side received but had not read yet: sometimes the GOAWAY itself.
+      const goaway = connection.goaway();
+      if (goaway === undefined) expect([connection.closed, connection.error]).toEqual([true, 'ECONNRESET']);
+      else expect(goaway.code).toBe(H2_ERROR.ENHANCE_YOUR_CALM);
     });
     await new Promise((resolve) => setTimeout(resolve, SLOW_MS + 100));
     // Each reset stream cancels its upstream call; at most a burst's worth got that far.
