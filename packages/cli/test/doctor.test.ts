@@ -217,6 +217,22 @@ describe('gatehouse doctor: TLS files and configuration', () => {
       finding: { severity: 'high', check: 'config.admin_token_missing' },
     },
     {
+      name: 'operators instead of the token, one admin listener asking for no certificate: warning, not high',
+      arrange: async () => {
+        const text = await readFile(join(dir, 'gatehouse.yaml'), 'utf8');
+        await writeFile(
+          join(dir, 'gatehouse.yaml'),
+          text.replace('  token: ${GATEHOUSE_ADMIN_TOKEN}\n', '  operators: [spiffe://ops.example/alice]\n'),
+        );
+      },
+      code: 0,
+      finding: {
+        severity: 'warning',
+        check: 'config.admin_operators_without_client_auth',
+        message: expect.stringMatching(/but gateway\.admin\.listen asks for no client certificate/) as string,
+      },
+    },
+    {
       name: 'access tokens living a day (a configuration finding): warning',
       arrange: async () => {
         const text = await readFile(join(dir, 'gatehouse.yaml'), 'utf8');

@@ -2,13 +2,12 @@ import { X509Certificate, createHash } from 'node:crypto';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { TLSSocket } from 'node:tls';
 import { createDevCa, type CertificateAndKey, type DevCa } from '@gatehouse/core';
 import { Agent, request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { run } from '../src/index.js';
 import { createTestDeployment, TEST_ADMIN_TOKEN, type TestDeployment } from './helpers/cli.js';
+import { startCommand } from './helpers/in-process.js';
 import {
   ADMIN_AUTH,
   buildGatewayYaml,
@@ -48,52 +47,6 @@ function servedFingerprint(url: string, ca: string): Promise<string> {
     });
     req.on('error', reject).end();
   });
-}
-
-/** Runs a long-running command in-process until `ready` matches its standard error. */
-async function startCommand(
-  argv: readonly string[],
-  deployment: TestDeployment,
-  ready: RegExp,
-): Promise<{ stderr: () => string; reload: () => void; stop: () => Promise<number> }> {
-  const controller = new AbortController();
-  let stderr = '';
-  const listeners = new Set<() => void>();
-  let announce: (() => void) | undefined;
-  const announced = new Promise<void>((resolve) => (announce = resolve));
-  const done = run(argv, {
-    stdout: { write: () => true },
-    stderr: {
-      write: (text: string) => {
-        stderr += text;
-        if (ready.test(stderr)) announce?.();
-      },
-    },
-    stdin: Readable.from([]),
-    env: deployment.env,
-    cwd: deployment.dir,
-    signal: controller.signal,
-    onReload: (listener) => {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-  });
-  await Promise.race([
-    announced,
-    done.then((code): never => {
-      throw new Error(`${argv[0] ?? ''} exited early (${code}): ${stderr}`);
-    }),
-  ]);
-  return {
-    stderr: () => stderr,
-    reload: () => {
-      for (const listener of listeners) listener();
-    },
-    stop: () => {
-      controller.abort();
-      return done;
-    },
-  };
 }
 
 describe('gatehouse gateway over TLS', () => {

@@ -14,8 +14,10 @@ export {
   bearerTokenOf,
   checkAdminCredential,
   MIN_ADMIN_TOKEN_LENGTH,
+  type AdminClient,
   type AdminCredentialCheck,
 } from './http/admin-token.js';
+export { buildAdminOperators, isAdminOperatorEntry, type AdminOperators } from './http/admin-operators.js';
 export {
   buildProblem,
   buildProblemResponse,

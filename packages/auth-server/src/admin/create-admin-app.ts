@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { buildProblem, type Logger, type MetricsRegistry } from '@gatehouse/core';
+import { buildProblem, type AdminOperators, type Logger, type MetricsRegistry } from '@gatehouse/core';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { createClientStore } from '../clients/client-store.js';
 import type { AuthServerDeps } from '../context.js';
@@ -14,6 +14,11 @@ export interface CreateAdminAppOptions {
   readonly deps: Pick<AuthServerDeps, 'audit' | 'now' | 'logger'>;
   readonly operations: AdminOperations;
   readonly adminToken: string | undefined;
+  /**
+   * Operators who authenticate with a client certificate instead of the token (`admin.operators`);
+   * the listener's TLS must ask for certificates (`clientAuth`) and verify them (`caFile`).
+   */
+  readonly operators?: AdminOperators | undefined;
   /** The auth server's series (`AuthServer.metrics`), served at `GET /metrics`; without it, no `/metrics`. */
   readonly metrics?: MetricsRegistry | undefined;
   /** Verifies the audit log (`GET /admin/audit/verify`, admin token); without it, no such route. */
@@ -52,9 +57,9 @@ export function createAdminApp(options: CreateAdminAppOptions): FastifyInstance 
       .header('content-type', 'application/problem+json')
       .send(JSON.stringify(buildProblem({ status: 404 }))),
   );
-  if (options.adminToken === undefined) {
+  if (options.adminToken === undefined && (options.operators?.size ?? 0) === 0) {
     options.logger.warn('admin API disabled: no admin token configured (admin.token); it answers 503');
-  } else if (options.adminToken.length < MIN_ADMIN_TOKEN_LENGTH) {
+  } else if (options.adminToken !== undefined && options.adminToken.length < MIN_ADMIN_TOKEN_LENGTH) {
     options.logger.warn(`admin token shorter than ${MIN_ADMIN_TOKEN_LENGTH} characters`);
   }
   const { metrics } = options;
@@ -75,6 +80,7 @@ export function createAdminApp(options: CreateAdminAppOptions): FastifyInstance 
     deps: options.deps,
     operations: options.operations,
     adminToken: options.adminToken,
+    operators: options.operators,
     verifyAudit: options.verifyAudit,
   });
   return app;

@@ -8,7 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { audit } from '../audit.js';
 import type { AuthServerDeps } from '../context.js';
 import { AdminRequestError, type AdminActor, type AdminOperations } from './admin-operations.js';
-import { checkAdminCredential } from '@gatehouse/core';
+import { checkAdminCredential, type AdminOperators } from '@gatehouse/core';
 
 export interface AdminServices {
   readonly deps: Pick<AuthServerDeps, 'audit' | 'now' | 'logger'>;
@@ -18,6 +18,8 @@ export interface AdminServices {
    * 503 (the operator has to configure `admin.token`).
    */
   readonly adminToken: string | undefined;
+  /** Operators who authenticate with a client certificate instead of the token (`admin.operators`). */
+  readonly operators?: AdminOperators | undefined;
   /** The audit log's verification (`gatehouse audit verify`'s result), when the host provides one. */
   readonly verifyAudit?: (() => Promise<unknown>) | undefined;
 }
@@ -43,12 +45,16 @@ const actorOf = (request: FastifyRequest): AdminActor => ({
  * (no route enumeration without the credential).
  */
 export function registerAdminRoutes(app: FastifyInstance, services: AdminServices): void {
-  const { operations, adminToken, deps } = services;
+  const { operations, adminToken, operators, deps } = services;
 
   void app.register(
     (scope, _options, done) => {
       scope.addHook('onRequest', async (request, reply) => {
-        const check = checkAdminCredential(request.headers.authorization, adminToken);
+        const check = checkAdminCredential(
+          request.headers.authorization,
+          adminToken,
+          operators === undefined ? undefined : { operators, socket: request.raw.socket },
+        );
         if (check.ok) return undefined;
         if (check.reason !== undefined) {
           audit(deps, {

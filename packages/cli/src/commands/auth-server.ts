@@ -6,6 +6,7 @@ import {
   type AuthServer,
   type AuthServerDeps,
 } from '@gatehouse/auth-server';
+import { buildAdminOperators } from '@gatehouse/core';
 import type { FastifyInstance } from 'fastify';
 import { DEPLOYMENT_OPTIONS, parse } from '../args.js';
 import { deploymentFindings } from '../config/deployment-checks.js';
@@ -118,6 +119,7 @@ export async function authServerCommand(args: readonly string[], io: CliIo): Pro
       deps,
       operations: runtime.operations(server.services.keys),
       adminToken: deployment.config.admin.token,
+      operators: buildAdminOperators(deployment.config.admin.operators),
       metrics: server.metrics,
       ready: () => running.ready(),
       verifyAudit: () =>

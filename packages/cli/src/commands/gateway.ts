@@ -1,5 +1,5 @@
 import { dirname } from 'node:path';
-import { loadTlsServerOptions, type TlsReloader } from '@gatehouse/core';
+import { buildAdminOperators, loadTlsServerOptions, type TlsReloader } from '@gatehouse/core';
 import { createGateway, createGatewayAdminApp, type Gateway } from '@gatehouse/gateway';
 import type { Kysely } from 'kysely';
 import type { FastifyInstance } from 'fastify';
@@ -58,6 +58,7 @@ export async function gatewayCommand(args: readonly string[], io: CliIo): Promis
       gateway,
       logger: runtime.logger,
       adminToken: deployment.config.admin.token,
+      operators: buildAdminOperators(deployment.config.admin.operators),
       reload,
       audit: runtime.audit.sink,
       ...(adminTls === undefined ? {} : { https: loadTlsServerOptions(adminTls, baseDir) }),

@@ -29,11 +29,30 @@ export function deploymentFindings(deployment: Deployment): Finding[] {
       message: `authServer.issuer ${issuer.origin} is plain HTTP on a non-loopback host; use https`,
     });
   }
-  if (config.admin.token === undefined) {
+  const operators = config.admin.operators.length > 0;
+  if (config.admin.token === undefined && !operators) {
     findings.push({
       severity: 'high',
       check: 'admin_token_missing',
       message: 'admin.token is not set: the admin API is disabled (set it, e.g. to ${GATEHOUSE_ADMIN_TOKEN})',
+    });
+  }
+  // Operators authenticate only where the listener asks for client certificates and verifies them.
+  const listeners: { name: string; tls: typeof config.admin.listen.tls }[] = [
+    { name: 'admin.listen', tls: config.admin.listen.tls },
+  ];
+  if (config.gateway !== undefined)
+    listeners.push({ name: 'gateway.admin.listen', tls: config.gateway.admin.listen.tls });
+  const withoutClientAuth = listeners.filter(
+    ({ tls }) => tls === undefined || tls.clientAuth === 'none' || tls.caFile === undefined,
+  );
+  if (operators && withoutClientAuth.length > 0) {
+    findings.push({
+      severity: 'warning',
+      check: 'admin_operators_without_client_auth',
+      message:
+        `admin.operators is set, but ${withoutClientAuth.map(({ name }) => name).join(' and ')} ` +
+        'asks for no client certificate (tls.clientAuth and tls.caFile): operators there need the admin token',
     });
   }
   if (!isLoopbackHost(config.admin.listen.host)) {

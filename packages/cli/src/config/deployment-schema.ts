@@ -1,7 +1,7 @@
 import { sinksConfigSchema } from '@gatehouse/audit';
 import { MIN_ADMIN_TOKEN_LENGTH, authServerConfigSchema } from '@gatehouse/auth-server';
 import { bffConfigSchema } from '@gatehouse/bff';
-import { tlsListenerSchema } from '@gatehouse/core';
+import { isAdminOperatorEntry, tlsListenerSchema } from '@gatehouse/core';
 import { gatewayConfigSchema } from '@gatehouse/gateway';
 import { z } from 'zod';
 
@@ -92,6 +92,20 @@ export const deploymentConfigSchema = z
             'Bearer credential of the admin API, typically `${GATEHOUSE_ADMIN_TOKEN}` (at least ' +
               `${MIN_ADMIN_TOKEN_LENGTH} characters). No default: without it the admin API answers 503, ` +
               'and production (NODE_ENV=production) refuses to start',
+          ),
+        operators: z
+          .array(
+            z.string().refine(isAdminOperatorEntry, {
+              error: 'expected sha256:<base64url thumbprint of the certificate> or a SAN URI',
+            }),
+          )
+          .default([])
+          .describe(
+            'Operators who authenticate to the admin APIs (auth server and gateway) with a client ' +
+              'certificate instead of the token: `sha256:` and the SHA-256 thumbprint of one certificate ' +
+              '(base64url, or hex as `gatehouse certs` and OpenSSL print it) or a SAN URI (`spiffe://…`, ' +
+              'compared exactly). Only ' +
+              'on an admin listener whose TLS asks for certificates (clientAuth) and verifies them (caFile)',
           ),
       })
       .prefault({})

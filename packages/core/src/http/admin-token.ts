@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { AdminOperators } from './admin-operators.js';
 import { buildProblemResponse, type HttpErrorResponse } from './problem.js';
 
 /** The smallest admin credential accepted: 256 bits as base64url is 43 characters. */
@@ -28,24 +29,50 @@ const ADMIN_REALM = 'gatehouse-admin';
 
 /** What an admin listener answers a request's credential with: nothing (allowed) or a refusal. */
 export type AdminCredentialCheck =
-  | { readonly ok: true }
+  | {
+      readonly ok: true;
+      /** The operator whose client certificate authenticated the request (`admin.operators`). */
+      readonly operator?: string;
+    }
   | {
       readonly ok: false;
       readonly response: HttpErrorResponse;
       /** Audit `reason`; absent when the admin API is disabled (nothing was attempted). */
-      readonly reason?: 'missing_token' | 'invalid_token';
+      readonly reason?: 'missing_token' | 'invalid_token' | 'no_operator_certificate';
     };
 
+/** The client side of a request, for operators who authenticate with a certificate. */
+export interface AdminClient {
+  readonly operators: AdminOperators;
+  /** The request's socket (a TLS socket when the listener is HTTPS). */
+  readonly socket: unknown;
+}
+
 /**
- * The one admin credential check of every admin listener: without a configured token the admin API
- * is disabled (503, never a default credential); otherwise the bearer token must match in constant
- * time, or the answer is 401 with an RFC 6750 §3 challenge (no error code when nothing was sent).
+ * The one admin credential check of every admin listener. A client certificate of an operator
+ * (`admin.operators`, verified by the listener's TLS) is allowed; otherwise the bearer token must
+ * match in constant time, or the answer is 401 with an RFC 6750 §3 challenge (no error code when
+ * nothing was sent). With neither a token nor operators configured the admin API is disabled (503,
+ * never a default credential); with operators only, a request without one's certificate gets 403.
  */
 export function checkAdminCredential(
   authorization: string | undefined,
   configured: string | undefined,
+  client?: AdminClient,
 ): AdminCredentialCheck {
+  const operator = client?.operators.identify(client.socket);
+  if (operator !== undefined) return { ok: true, operator };
   if (configured === undefined) {
+    if (client !== undefined && client.operators.size > 0) {
+      return {
+        ok: false,
+        response: buildProblemResponse({
+          status: 403,
+          detail: "the admin API needs an operator's client certificate",
+        }),
+        reason: 'no_operator_certificate',
+      };
+    }
     return {
       ok: false,
       response: buildProblemResponse({

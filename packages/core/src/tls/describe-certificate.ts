@@ -30,7 +30,7 @@ function normalizeIp(ip: string): string {
  * comma, quote or backslash is written as a JSON string (Node ≥ 17.3, CVE-2021-44532), so a comma
  * inside a name can never split it.
  */
-function parseSubjectAltName(text: string | undefined): Map<string, string[]> {
+export function parseSubjectAltName(text: string | undefined): Map<string, string[]> {
   const names = new Map<string, string[]>();
   let rest = text ?? '';
   while (rest.length > 0) {

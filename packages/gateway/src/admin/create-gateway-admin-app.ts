@@ -45,11 +45,11 @@ export function createGatewayAdminApp(options: CreateGatewayAdminAppOptions): Fa
       .header('content-type', 'application/problem+json')
       .send(JSON.stringify(buildProblem({ status: 404 }))),
   );
-  if (options.adminToken === undefined) {
+  if (options.adminToken === undefined && (options.operators?.size ?? 0) === 0) {
     options.logger.warn(
       'gateway admin API disabled: no admin token configured (admin.token); it answers 503',
     );
-  } else if (options.adminToken.length < MIN_ADMIN_TOKEN_LENGTH) {
+  } else if (options.adminToken !== undefined && options.adminToken.length < MIN_ADMIN_TOKEN_LENGTH) {
     options.logger.warn(`admin token shorter than ${MIN_ADMIN_TOKEN_LENGTH} characters`);
   }
   registerGatewayAdminRoutes(app, options);

@@ -1,5 +1,6 @@
 import {
   checkAdminCredential,
+  type AdminOperators,
   buildProblemResponse,
   emitAuditEvent,
   GatehouseError,
@@ -18,6 +19,11 @@ export interface GatewayAdminOptions {
   readonly gateway: Gateway;
   /** The admin credential; without one the admin routes answer 503 (never a default credential). */
   readonly adminToken: string | undefined;
+  /**
+   * Operators who authenticate with a client certificate instead of the token (`admin.operators`);
+   * the listener's TLS must ask for certificates (`clientAuth`) and verify them (`caFile`).
+   */
+  readonly operators?: AdminOperators | undefined;
   /** Re-reads the configuration file and applies it (what SIGHUP does). */
   readonly reload: () => Promise<void>;
   readonly logger: Logger;
@@ -66,7 +72,7 @@ function send(reply: FastifyReply, response: HttpErrorResponse): FastifyReply {
  * `/admin/gateway` behind the admin bearer token (compared in constant time, failures audited).
  */
 export function registerGatewayAdminRoutes(app: FastifyInstance, options: GatewayAdminOptions): void {
-  const { gateway, adminToken } = options;
+  const { gateway, adminToken, operators } = options;
   const now = options.now ?? Date.now;
   const audit = (
     action: string,
@@ -94,7 +100,11 @@ export function registerGatewayAdminRoutes(app: FastifyInstance, options: Gatewa
   void app.register(
     (scope, _options, done) => {
       scope.addHook('onRequest', async (request, reply) => {
-        const check = checkAdminCredential(request.headers.authorization, adminToken);
+        const check = checkAdminCredential(
+          request.headers.authorization,
+          adminToken,
+          operators === undefined ? undefined : { operators, socket: request.raw.socket },
+        );
         if (check.ok) return undefined;
         if (check.reason !== undefined) audit('admin.auth_failed', 'failure', { reason: check.reason });
         return send(reply, check.response);
