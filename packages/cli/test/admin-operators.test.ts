@@ -5,7 +5,7 @@ import { createDevCa, type CertificateAndKey } from '@gatehouse/core';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDeployment, TEST_ADMIN_TOKEN, type TestDeployment } from './helpers/cli.js';
-import { startGatewayInProcess, startUpstream, type TestUpstream } from './helpers/gateway.js';
+import { pollUntil, startGatewayInProcess, startUpstream, type TestUpstream } from './helpers/gateway.js';
 import { startCommand } from './helpers/in-process.js';
 
 /**
@@ -172,5 +172,45 @@ describe.each(['authServer', 'gateway'] as const)('admin operators on the %s adm
     ] as const)('%s, token %s → %i', async (who, withToken, status) => {
       expect(await call(`${urls[component]}${path}`, parties[who], withToken)).toBe(status);
     });
+  });
+});
+
+describe('what an operator does is attributed to them', () => {
+  it("what an operator does is theirs: a ban added with alice's certificate names her URI", async () => {
+    await startStack(false);
+    try {
+      const agent = new Agent({
+        connect: { ca: caPem, cert: parties.alice.client!.certPem, key: parties.alice.client!.keyPem },
+      });
+      const added = await request(`${urls.gateway}/admin/gateway/bans`, {
+        method: 'POST',
+        dispatcher: agent,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ subject: '203.0.113.9', durationSec: 60, reason: 'test' }),
+      });
+      expect(added.statusCode).toBe(201);
+      expect(await added.body.json()).toMatchObject({ subject: '203.0.113.9', createdBy: ALICE_URI });
+      await agent.close();
+    } finally {
+      await stopStack();
+    }
+  });
+
+  it("what an operator does is theirs: the audit event of alice's request names her URI", async () => {
+    await startStack(false);
+    try {
+      expect(await call(`${urls.authServer}/admin/clients`, parties.alice, false)).toBe(200);
+      const listed = await pollUntil(
+        async () =>
+          (await deployment.run(['audit', 'export'])).stdout
+            .split('\n')
+            .filter((line) => line.includes('admin.client.list')),
+        (lines) => lines.length > 0,
+        5000,
+      );
+      expect(listed.join('\n')).toContain(`"operator":${JSON.stringify(ALICE_URI)}`);
+    } finally {
+      await stopStack();
+    }
   });
 });

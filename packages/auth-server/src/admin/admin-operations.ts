@@ -20,6 +20,8 @@ export interface AdminActor {
   readonly via: 'admin-api' | 'cli';
   readonly sourceIp?: string | undefined;
   readonly requestId?: string | undefined;
+  /** The operator whose client certificate authenticated the request (`admin.operators`). */
+  readonly operator?: string | undefined;
 }
 
 /** An admin request that cannot be carried out; `detail` and `errors` are meant for the operator. */
@@ -145,7 +147,11 @@ export function createAdminOperations({
       ...input,
       sourceIp: actor.sourceIp,
       requestId: actor.requestId,
-      details: { via: actor.via, ...input.details },
+      details: {
+        via: actor.via,
+        ...(actor.operator === undefined ? {} : { operator: actor.operator }),
+        ...input.details,
+      },
     });
   }
 

@@ -31,10 +31,14 @@ function send(reply: FastifyReply, response: HttpErrorResponse): FastifyReply {
     .send(response.body);
 }
 
+/** The operator a client certificate named, per request (set by the credential check). */
+const operators = new WeakMap<FastifyRequest, string>();
+
 const actorOf = (request: FastifyRequest): AdminActor => ({
   via: 'admin-api',
   sourceIp: request.socket.remoteAddress,
   requestId: request.id,
+  operator: operators.get(request),
 });
 
 /**
@@ -45,7 +49,8 @@ const actorOf = (request: FastifyRequest): AdminActor => ({
  * (no route enumeration without the credential).
  */
 export function registerAdminRoutes(app: FastifyInstance, services: AdminServices): void {
-  const { operations, adminToken, operators, deps } = services;
+  const { operations, adminToken, deps } = services;
+  const known = services.operators;
 
   void app.register(
     (scope, _options, done) => {
@@ -53,9 +58,12 @@ export function registerAdminRoutes(app: FastifyInstance, services: AdminService
         const check = checkAdminCredential(
           request.headers.authorization,
           adminToken,
-          operators === undefined ? undefined : { operators, socket: request.raw.socket },
+          known === undefined ? undefined : { operators: known, socket: request.raw.socket },
         );
-        if (check.ok) return undefined;
+        if (check.ok) {
+          if (check.operator !== undefined) operators.set(request, check.operator);
+          return undefined;
+        }
         if (check.reason !== undefined) {
           audit(deps, {
             action: 'admin.auth_failed',

@@ -8,7 +8,7 @@ import {
   type HttpErrorResponse,
   type Logger,
 } from '@gatehouse/core';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Gateway } from '../create-gateway.js';
 import { buildIpSet } from '../net/ip-set.js';
@@ -73,6 +73,9 @@ function send(reply: FastifyReply, response: HttpErrorResponse): FastifyReply {
  */
 export function registerGatewayAdminRoutes(app: FastifyInstance, options: GatewayAdminOptions): void {
   const { gateway, adminToken, operators } = options;
+  // Who acts: the operator a client certificate named, else the admin API (token).
+  const operatorOf = new WeakMap<FastifyRequest, string>();
+  const actor = (request: FastifyRequest): string => operatorOf.get(request) ?? 'admin-api';
   const now = options.now ?? Date.now;
   const audit = (
     action: string,
@@ -105,7 +108,10 @@ export function registerGatewayAdminRoutes(app: FastifyInstance, options: Gatewa
           adminToken,
           operators === undefined ? undefined : { operators, socket: request.raw.socket },
         );
-        if (check.ok) return undefined;
+        if (check.ok) {
+          if (check.operator !== undefined) operatorOf.set(request, check.operator);
+          return undefined;
+        }
         if (check.reason !== undefined) audit('admin.auth_failed', 'failure', { reason: check.reason });
         return send(reply, check.response);
       });
@@ -157,11 +163,15 @@ export function registerGatewayAdminRoutes(app: FastifyInstance, options: Gatewa
         }),
       );
       scope.get('/health', (_request, reply) => reply.send(gateway.health()));
-      scope.post('/reload', async (_request, reply) => {
+      scope.post('/reload', async (request, reply) => {
         try {
           await options.reload();
         } catch (err) {
-          audit('gateway.config.reload', 'failure', { via: 'admin-api' });
+          const operator = operatorOf.get(request);
+          audit('gateway.config.reload', 'failure', {
+            via: 'admin-api',
+            ...(operator === undefined ? {} : { operator }),
+          });
           throw err;
         }
         return reply.send({ status: 'reloaded', routes: gateway.config().routes.length });
@@ -169,11 +179,11 @@ export function registerGatewayAdminRoutes(app: FastifyInstance, options: Gatewa
       scope.get('/bans', async () => ({ bans: await gateway.bans.list() }));
       scope.post('/bans', async (request, reply) => {
         const input = banInput.parse(request.body);
-        const ban = await gateway.bans.add({ ...input, source: 'admin', actor: 'admin-api' });
+        const ban = await gateway.bans.add({ ...input, source: 'admin', actor: actor(request) });
         return reply.code(201).send(ban);
       });
       scope.delete<{ Params: { subject: string } }>('/bans/:subject', async (request, reply) => {
-        const removed = await gateway.bans.remove(decodeURIComponent(request.params.subject), 'admin-api');
+        const removed = await gateway.bans.remove(decodeURIComponent(request.params.subject), actor(request));
         return removed ? reply.code(204).send() : send(reply, buildProblemResponse({ status: 404 }));
       });
       // Routes switched to their fallback upstream by alerts (one entry per alert), and lifting them.
@@ -187,7 +197,7 @@ export function registerGatewayAdminRoutes(app: FastifyInstance, options: Gatewa
       });
       scope.delete<{ Params: { route: string } }>('/reroutes/:route', async (request, reply) => {
         // Route ids are plain labels ([a-z0-9_-]): the router's decoding is all they need.
-        const lifted = await gateway.reroutes.lift(request.params.route, { actor: 'admin-api' });
+        const lifted = await gateway.reroutes.lift(request.params.route, { actor: actor(request) });
         return lifted > 0 ? reply.code(204).send() : send(reply, buildProblemResponse({ status: 404 }));
       });
       scope.get('/top-clients', (request, reply) =>
