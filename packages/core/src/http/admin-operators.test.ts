@@ -76,6 +76,16 @@ describe('buildAdminOperators().identify', () => {
     expect(buildAdminOperators([]).size).toBe(0);
   });
 
+  it("a SAN URI spelled as another certificate's thumbprint entry does not pass for that certificate", async () => {
+    const ca = await createDevCa();
+    const forged = new X509Certificate(
+      (await ca.issue({ commonName: 'mallory', uri: [bobThumbprint], usage: 'client' })).certPem,
+    );
+    expect(new X509Certificate(forged.toString()).subjectAltName).toContain(bobThumbprint);
+    expect(buildAdminOperators([bobThumbprint]).identify(socket(forged))).toBeUndefined();
+    expect(buildAdminOperators([bobThumbprint]).identify(socket(bob))).toBe(bobThumbprint);
+  });
+
   it('the hex thumbprint names the same certificate', () => {
     const hex = `sha256:${bob.fingerprint256}`;
     expect(buildAdminOperators([hex]).identify(socket(bob))).toBe(bobThumbprint);

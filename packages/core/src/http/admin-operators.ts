@@ -67,7 +67,9 @@ export function buildAdminOperators(entries: readonly string[]): AdminOperators 
       const thumbprint = `sha256:${createHash('sha256').update(certificate.raw).digest('base64url')}`;
       if (known.has(thumbprint)) return thumbprint;
       for (const uri of parseSubjectAltName(certificate.subjectAltName).get('URI') ?? []) {
-        if (known.has(uri)) return uri;
+        // A SAN URI spelled as a thumbprint entry (`sha256:…`) names no one: entries of the two
+        // kinds never stand for each other.
+        if (!uri.startsWith('sha256:') && known.has(uri)) return uri;
       }
       return undefined;
     },
