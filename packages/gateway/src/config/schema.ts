@@ -216,7 +216,8 @@ export const gatewayConfigSchema = z
       .default(DEFAULT_IPV6_CLIENT_PREFIX)
       .describe(
         'IPv6 clients are counted per network of this many bits (an IPv6 client usually holds a /64): ' +
-          'rate limits keyed by `ip`, brute-force counts, the abuse detectors and their automatic bans. ' +
+          'rate limits keyed by `ip`, brute-force counts, the abuse detectors and their automatic bans, ' +
+          "the admin console's top clients. " +
           'IPv4 clients are counted per address; 128: IPv6 per address too',
       ),
     clientCertificateHeader: forwardedCertificateHeaderSchema(

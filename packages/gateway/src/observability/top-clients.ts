@@ -2,7 +2,9 @@
  * The heaviest clients of the gateway in bounded memory: Space-Saving (Metwally, Agrawal, El
  * Abbadi, "Efficient Computation of Frequent and Top-k Elements in Data Streams", 2005) over a
  * Stream-Summary, so that recording a request is O(1) whatever the number of distinct clients.
- * A client is its client id when its token named one, its address otherwise. At most `capacity`
+ * A client is its client id when its token named one, its network otherwise, as rate limits and
+ * bans count it: an IPv4 address, or the IPv6 block of `ipv6ClientPrefix` bits (`2001:db8:1:2::/64`),
+ * so a client rotating addresses within its block is one heavy client, not many light ones. At most `capacity`
  * clients are tracked per period; a newcomer takes the place of the least counted one and inherits
  * its count as `overcount` (its true count lies between `requests - overcount` and `requests`).
  * Every client whose true count exceeds requests/capacity is guaranteed to be listed.
@@ -10,6 +12,7 @@
 
 export interface TopClient {
   readonly kind: 'client_id' | 'ip';
+  /** The client id, or the client's network: an IPv4 address, or an IPv6 block in CIDR form. */
   readonly id: string;
   /** Requests in the window (an upper bound: at most `overcount` too many). */
   readonly requests: number;
@@ -29,7 +32,7 @@ export interface TopClientsReport {
 
 export interface TopClients {
   /** One finished request: O(1), no allocation once the client is tracked. */
-  record(clientId: string | undefined, clientIp: string, failed: boolean): void;
+  record(clientId: string | undefined, clientNetwork: string, failed: boolean): void;
   list(limit?: number): TopClientsReport;
 }
 
@@ -186,9 +189,9 @@ export function createTopClients(options: TopClientsOptions = {}): TopClients {
   };
 
   return {
-    record(clientId, clientIp, failed) {
+    record(clientId, clientNetwork, failed) {
       rotate(now());
-      if (clientId === undefined) current.add(clientIp, false, failed);
+      if (clientId === undefined) current.add(clientNetwork, false, failed);
       else current.add(clientId, true, failed);
     },
     list(limit = capacity) {

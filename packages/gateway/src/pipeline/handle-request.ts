@@ -151,7 +151,8 @@ export function createRequestHandler(
         gatewayMs / 1000,
         upstreamMs === undefined ? undefined : upstreamMs / 1000,
       );
-      deps.topClients.record(outcome.clientId, clientIp, status >= 400);
+      // Counted as limits count it: an IPv6 client by its network, not by each address it rotates.
+      deps.topClients.record(outcome.clientId, clientNet, status >= 400);
       // RFC 9110 §7.1: the path only — a query string may carry secrets some clients put there.
       const questionMark = (req.url ?? '').indexOf('?');
       const path = questionMark === -1 ? req.url : req.url?.slice(0, questionMark);

@@ -109,6 +109,23 @@ describe('IPv6 clients counted per /64 (the default)', () => {
     for (const ip of admitted) expect((await stack.send('/open', { ip })).status, ip).toBe(200);
   });
 
+  it("the admin console's top clients count a /64 as one client, an IPv4 address as itself", async () => {
+    const rotated = ['2001:db8:7:1::1', '2001:db8:7:1::2', '2001:db8:7:1:ffff::3'];
+    for (const ip of rotated) expect((await stack.send('/open', { ip })).status, ip).toBe(200);
+    expect((await stack.send('/open', { ip: '192.0.2.77' })).status).toBe(200);
+    const { body } = (await stack.admin('/admin/gateway/top-clients?limit=100')) as {
+      body: { clients: { kind: string; id: string; requests: number }[] };
+    };
+    const ids = body.clients.map((client) => client.id);
+    expect(body.clients).toContainEqual(
+      expect.objectContaining({ kind: 'ip', id: '2001:db8:7:1::/64', requests: rotated.length }),
+    );
+    expect(body.clients).toContainEqual(
+      expect.objectContaining({ kind: 'ip', id: '192.0.2.77', requests: 1 }),
+    );
+    for (const ip of rotated) expect(ids).not.toContain(ip);
+  });
+
   it('401s from addresses rotated within one /64 ban the whole /64, and only it', async () => {
     const network = '2001:db8:3:1::/64';
     for (let host = 1; host <= BRUTE_FORCE; host++) {

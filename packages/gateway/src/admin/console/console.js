@@ -185,6 +185,12 @@ async function pollMetrics() {
 
 // ---- Panels -------------------------------------------------------------------------------
 
+/** What a top client is: a client id, an IPv4 address, or an IPv6 network (a CIDR block). */
+function clientKind(client) {
+  if (client.kind === 'client_id') return 'client id';
+  return client.id.includes('/') ? 'IPv6 network' : 'IP';
+}
+
 async function loadClients() {
   const { body } = await getJson('/admin/gateway/top-clients?limit=10');
   const clients = body?.clients ?? [];
@@ -195,7 +201,7 @@ async function loadClients() {
       row(
         [
           cell(client.id, 'mono'),
-          cell(client.kind === 'client_id' ? 'client id' : 'IP'),
+          cell(clientKind(client)),
           cell(number(client.requests), 'num'),
           cell(number(client.errors), 'num'),
         ],
