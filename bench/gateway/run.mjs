@@ -34,7 +34,9 @@
  * logs to a file in the kept temporary directory instead of /dev/null), BENCH_GATEWAY_NODE_ARGS (Node.js
  * options for the gateway processes; the docs are then not updated), BENCH_BASELINE_CLI (another built
  * checkout's packages/cli/bin/gatehouse.js: every gateway row also runs on that build, as `<id>Baseline`, in
- * the same rounds; the docs are then not updated).
+ * the same rounds; the docs are then not updated), BENCH_BASELINE_NODE_ARGS (Node.js options of the
+ * baseline rows instead of BENCH_GATEWAY_NODE_ARGS; alone, the baseline rows run this build: a Node.js
+ * option measured against its absence in the same rounds).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -65,6 +67,7 @@ import {
   CLI,
   GATEWAY_NODE_ARGS,
   BASELINE_CLI,
+  BASELINE_NODE_ARGS,
   GATEWAY_PATHS,
   RATE_LIMIT,
   SCOPE,
@@ -590,7 +593,12 @@ async function startContenders(dir, profileDir) {
           token: undefined,
         },
       };
-      const builds = BASELINE_CLI === '' ? [''] : ['', 'Baseline'];
+      const builds = BASELINE_CLI === '' && BASELINE_NODE_ARGS === undefined ? [''] : ['', 'Baseline'];
+      /** What a baseline row runs on: the other build, or this one with other Node.js options. */
+      const baseline = {
+        cli: BASELINE_CLI === '' ? CLI : BASELINE_CLI,
+        ...(BASELINE_NODE_ARGS === undefined ? {} : { nodeArgs: BASELINE_NODE_ARGS }),
+      };
       for (const [id, build] of gatewayIds.flatMap((gatewayId) => builds.map((b) => [gatewayId, b]))) {
         const def = /** @type {(typeof defs)[string]} */ (defs[/** @type {string} */ (id)]);
         const rowId = `${String(id)}${String(build)}`;
@@ -602,7 +610,7 @@ async function startContenders(dir, profileDir) {
           env: auth.env,
           ...(KEEP_LOGS ? { logFile: path.join(dir, `${rowId}.log`) } : {}),
           ...(profileDir === undefined ? {} : { profile: { dir: profileDir, name: `${rowId}.cpuprofile` } }),
-          ...(build === '' ? {} : { cli: BASELINE_CLI }),
+          ...(build === '' ? {} : baseline),
         });
         processes.push(running);
         contenders.push({
@@ -618,7 +626,7 @@ async function startContenders(dir, profileDir) {
               configFile,
               dataDir: path.join(dir, `gateway-data-${rowId}-fresh`),
               env: auth.env,
-              ...(build === '' ? {} : { cli: BASELINE_CLI }),
+              ...(build === '' ? {} : baseline),
             }),
         });
       }
@@ -1245,7 +1253,8 @@ async function main() {
     Object.keys(skipped).length === 0 &&
     ONLY.length === 0 &&
     GATEWAY_NODE_ARGS.length === 0 &&
-    BASELINE_CLI === '';
+    BASELINE_CLI === '' &&
+    BASELINE_NODE_ARGS === undefined;
   const generatorCpu = Math.max(...results.map((r) => r.median.generatorCpuPct));
   const load = `Load average (1 min) ${fmt(loadStart, 2)} at start, ${fmt(os.loadavg()[0] ?? Number.NaN, 2)} at end`;
   const method =

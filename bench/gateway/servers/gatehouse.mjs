@@ -260,9 +260,20 @@ export const GATEWAY_NODE_ARGS = (process.env['BENCH_GATEWAY_NODE_ARGS'] ?? '')
 export const BASELINE_CLI = process.env['BENCH_BASELINE_CLI'] ?? '';
 
 /**
+ * Node.js options for the baseline rows instead of BENCH_GATEWAY_NODE_ARGS
+ * (BENCH_BASELINE_NODE_ARGS, space-separated; set: the baseline rows run, on BENCH_BASELINE_CLI or
+ * else on this build), so that a Node.js option is measured against its absence in the same rounds.
+ */
+export const BASELINE_NODE_ARGS =
+  process.env['BENCH_BASELINE_NODE_ARGS'] === undefined
+    ? undefined
+    : process.env['BENCH_BASELINE_NODE_ARGS'].split(' ').filter((a) => a !== '');
+
+/**
  * Starts one `gatehouse gateway` process with its own data directory.
  * @param {{ label: string, configFile: string, dataDir: string, env: NodeJS.ProcessEnv,
- *   profile?: { dir: string, name: string }, logFile?: string, cli?: string }} options
+ *   profile?: { dir: string, name: string }, logFile?: string, cli?: string,
+ *   nodeArgs?: string[] }} options
  * @returns {Promise<import('../processes.mjs').Running>}
  */
 export async function startGateway({
@@ -273,10 +284,11 @@ export async function startGateway({
   profile,
   logFile = '/dev/null',
   cli = CLI,
+  nodeArgs: extraArgs = GATEWAY_NODE_ARGS,
 }) {
   mkdirSync(dataDir, { recursive: true });
   const nodeArgs = [
-    ...GATEWAY_NODE_ARGS,
+    ...extraArgs,
     ...(profile === undefined
       ? []
       : ['--cpu-prof', `--cpu-prof-dir=${profile.dir}`, `--cpu-prof-name=${profile.name}`]),
