@@ -531,12 +531,23 @@ async function startContenders(dir, profileDir) {
         '`traceparent`; on the answer `X-Request-Id`, `X-Content-Type-Options`, `Strict-Transport-Security`). ' +
         'The difference between the two rows is what those fields cost a Node.js proxy. Not part of any target.',
     },
+    {
+      id: 'minimalRawClient',
+      label: 'node:http + hand-written client (informative)',
+      script: 'raw-client-proxy.mjs',
+      env: {},
+      description:
+        'Informative, an experiment: the first bare row with undici replaced by a hand-written HTTP/1.1 ' +
+        'keep-alive client on `node:net` that validates nothing, reads answers by `Content-Length` only and has ' +
+        'no timeouts, retries or TLS (not a usable client). The difference to the first bare row is what ' +
+        "undici's layer costs a Node.js proxy. Not part of any target.",
+    },
   ];
   for (const row of minimalRows) {
     if (!wanted(row.id)) continue;
     const minimal = await startScript({
       label: row.label,
-      script: path.join(HERE, 'servers', 'minimal-proxy.mjs'),
+      script: path.join(HERE, 'servers', row.script ?? 'minimal-proxy.mjs'),
       env: { UPSTREAM_URL: upstream.url, ...row.env },
       // Profiled too: the yardstick the gateway's profile is read against.
       ...(profileDir === undefined
@@ -1073,11 +1084,7 @@ async function profileReport(profileDir, results) {
   const summaries = [];
   const lines = ['', `CPU profiles (node --cpu-prof) in ${profileDir}:`];
   for (const r of results.filter(
-    (c) =>
-      c.id.startsWith('gateway') ||
-      c.id === 'nginxExtAuthz' ||
-      c.id === 'minimal' ||
-      c.id === 'minimalHeaders',
+    (c) => c.id.startsWith('gateway') || c.id === 'nginxExtAuthz' || c.id.startsWith('minimal'),
   )) {
     const summary = await summarizeProfile(path.join(profileDir, `${r.id}.cpuprofile`), { top: 25 });
     const perRequest = (/** @type {number} */ ms) => (ms * 1000) / r.totals.requests;
