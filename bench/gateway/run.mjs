@@ -538,9 +538,10 @@ async function startContenders(dir, profileDir) {
       env: {},
       description:
         'Informative, an experiment: the first bare row with undici replaced by a hand-written HTTP/1.1 ' +
-        'keep-alive client on `node:net` that validates nothing, reads answers by `Content-Length` only and has ' +
-        'no timeouts, retries or TLS (not a usable client). The difference to the first bare row is what ' +
-        "undici's layer costs a Node.js proxy. Not part of any target.",
+        'keep-alive client on `node:net`: what goes up checked as undici checks it, the answer head parsed ' +
+        'strictly and read by `Content-Length` only; no timeouts, retries, chunked bodies or TLS (not a usable ' +
+        "client). The difference to the first bare row is what undici's layer costs a Node.js proxy. Not part of " +
+        'any target.',
     },
   ];
   for (const row of minimalRows) {
