@@ -10,7 +10,7 @@ import {
 const withCode = (code: string): Error => Object.assign(new Error('x'), { code });
 
 describe('upstream error classification', () => {
-  it.each(['ECONNREFUSED', 'ECONNRESET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET'])(
+  it.each(['ECONNREFUSED', 'ECONNRESET', 'ERR_UPSTREAM_CONNECT_TIMEOUT', 'ERR_UPSTREAM_SOCKET'])(
     'retries %s',
     (code) => {
       expect(isRetryableFailure(withCode(code))).toBe(true);
@@ -18,7 +18,7 @@ describe('upstream error classification', () => {
   );
 
   it.each([
-    withCode('UND_ERR_HEADERS_TIMEOUT'),
+    withCode('ERR_UPSTREAM_HEADERS_TIMEOUT'),
     withCode('ERR_TLS_CERT_ALTNAME_INVALID'),
     new Error('x'),
     'text',
@@ -33,19 +33,27 @@ describe('upstream error classification', () => {
   });
 
   it('recognises requests undici refused before sending', () => {
-    expect(isLocalFailure(withCode('UND_ERR_INVALID_ARG'))).toBe(true);
+    expect(isLocalFailure(withCode('ERR_UPSTREAM_REQUEST_INVALID'))).toBe(true);
     expect(isLocalFailure(withCode('ECONNREFUSED'))).toBe(false);
   });
 
   it('tells upstream body failures from a consumer destroying the stream', () => {
-    expect(isBodyFailure(withCode('UND_ERR_BODY_TIMEOUT'))).toBe(true);
-    expect(isBodyFailure(withCode('UND_ERR_ABORTED'))).toBe(false);
+    expect(isBodyFailure(withCode('ERR_UPSTREAM_BODY_TIMEOUT'))).toBe(true);
+    expect(isBodyFailure(withCode('ERR_SOMETHING_ELSE'))).toBe(false);
     expect(isBodyFailure(new Error('destroyed'))).toBe(false);
   });
 
   it.each([
-    [withCode('UND_ERR_CONNECT_TIMEOUT'), 'ERR_GATEWAY_UPSTREAM_TIMEOUT', 'up: UND_ERR_CONNECT_TIMEOUT'],
-    [withCode('UND_ERR_HEADERS_TIMEOUT'), 'ERR_GATEWAY_UPSTREAM_TIMEOUT', 'up: UND_ERR_HEADERS_TIMEOUT'],
+    [
+      withCode('ERR_UPSTREAM_CONNECT_TIMEOUT'),
+      'ERR_GATEWAY_UPSTREAM_TIMEOUT',
+      'up: ERR_UPSTREAM_CONNECT_TIMEOUT',
+    ],
+    [
+      withCode('ERR_UPSTREAM_HEADERS_TIMEOUT'),
+      'ERR_GATEWAY_UPSTREAM_TIMEOUT',
+      'up: ERR_UPSTREAM_HEADERS_TIMEOUT',
+    ],
     [withCode('ECONNREFUSED'), 'ERR_GATEWAY_UPSTREAM_UNAVAILABLE', 'up: ECONNREFUSED'],
     [new TypeError('x'), 'ERR_GATEWAY_UPSTREAM_UNAVAILABLE', 'up: TypeError'],
     ['thrown text', 'ERR_GATEWAY_UPSTREAM_UNAVAILABLE', 'up: unknown error'],

@@ -1,11 +1,12 @@
 import { GatehouseError } from '@gatehouse/core';
+import { UPSTREAM_ERROR } from './http1/http1-pool.js';
 
 /**
  * Failures where the upstream received nothing it could act on: the connection was never made,
  * or it was closed under a request (a keep-alive connection the upstream had just dropped).
  * RFC 9110 §9.2.2 lets a client retry idempotent requests after such failures.
  */
-const NOTHING_RECEIVED = new Set([
+const NOTHING_RECEIVED = new Set<string>([
   'ECONNREFUSED',
   'ECONNRESET',
   'EPIPE',
@@ -14,18 +15,22 @@ const NOTHING_RECEIVED = new Set([
   'EHOSTDOWN',
   'ENOTFOUND',
   'EAI_AGAIN',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_SOCKET',
+  UPSTREAM_ERROR.connectTimeout,
+  UPSTREAM_ERROR.socket,
 ]);
 
-const TIMEOUTS = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+const TIMEOUTS = new Set<string>([
+  UPSTREAM_ERROR.connectTimeout,
+  UPSTREAM_ERROR.headersTimeout,
+  UPSTREAM_ERROR.bodyTimeout,
+]);
 
 /** Errors a response body stream raises because of the upstream (not because it was destroyed). */
-const BODY_FAILURES = new Set([
-  'UND_ERR_BODY_TIMEOUT',
-  'UND_ERR_SOCKET',
+const BODY_FAILURES = new Set<string>([
+  UPSTREAM_ERROR.bodyTimeout,
+  UPSTREAM_ERROR.socket,
   'ECONNRESET',
-  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+  'ERR_UPSTREAM_RESPONSE_INVALID',
 ]);
 
 export function errorCodeOf(error: unknown): string | undefined {
@@ -39,9 +44,9 @@ export function isRetryableFailure(error: unknown): boolean {
   return code !== undefined && NOTHING_RECEIVED.has(code);
 }
 
-/** undici refused the request itself (an invalid header value, say): the upstream never saw it. */
+/** The client refused the request itself (an invalid header value, say): the upstream never saw it. */
 export function isLocalFailure(error: unknown): boolean {
-  return errorCodeOf(error) === 'UND_ERR_INVALID_ARG';
+  return errorCodeOf(error) === UPSTREAM_ERROR.requestInvalid;
 }
 
 export function isBodyFailure(error: unknown): boolean {

@@ -1,9 +1,9 @@
 import { Readable } from 'node:stream';
 import { GatehouseError, type Logger } from '@gatehouse/core';
-import type { Dispatcher } from 'undici';
 import { REFUSED } from './circuit-breaker.js';
 import { isBodyFailure, isLocalFailure, isRetryableFailure, toUpstreamError } from './classify-error.js';
 import { createHealthChecker, type HealthChecker } from './health-check.js';
+import type { Http1Handler } from './http1/http1-pool.js';
 import { buildTlsOptions, createTarget, type Target } from './target.js';
 import type {
   HeaderList,
@@ -33,17 +33,6 @@ class UpstreamServerError extends Error {
 
 function ignore(): void {
   // An error listener that only keeps the process alive.
-}
-
-/** undici's raw header pairs as a list (lower-case names, in the order received). */
-function readHeaders(raw: readonly Buffer[]): HeaderList {
-  const headers = new Array<string>(raw.length);
-  for (let i = 0; i < raw.length; i += 2) {
-    // latin1 keeps every byte as received; node writes header strings back out as latin1.
-    headers[i] = (raw[i] as Buffer).toString('latin1').toLowerCase();
-    headers[i + 1] = (raw[i + 1] as Buffer).toString('latin1');
-  }
-  return headers;
 }
 
 /** A header list as a dictionary (a repeated field as an array), for the promise API's callers. */
@@ -96,7 +85,7 @@ function validate(options: UpstreamOptions): void {
 }
 
 /**
- * An upstream service behind a route: one undici `Pool` per target, round-robin over the targets
+ * An upstream service behind a route: one connection pool (`http1/http1-pool.ts`) per target, round-robin over the targets
  * that are healthy and whose circuit admits the request, retries of idempotent requests that
  * reached no target (RFC 9110 §9.2.2), and errors as `GatehouseError`s with their cause:
  * `ERR_GATEWAY_UPSTREAM_TIMEOUT` (504), `ERR_GATEWAY_UPSTREAM_UNAVAILABLE` (502),
@@ -145,7 +134,7 @@ export function createUpstream(options: UpstreamOptions, deps: UpstreamDeps = {}
   }
 
   /** One `forward()` call: picks a target, dispatches, retries, and reports to the circuit. */
-  class Exchange implements Dispatcher.DispatchHandler, UpstreamCall {
+  class Exchange implements Http1Handler, UpstreamCall {
     private readonly started = now();
     // A stream can be read once: only a buffered (or empty) body may be sent again.
     private readonly retryable: boolean;
@@ -190,8 +179,7 @@ export function createUpstream(options: UpstreamOptions, deps: UpstreamDeps = {}
         {
           method: this.req.method,
           path: target.basePath + this.req.path,
-          // undici reads a list or a dictionary; its types want a mutable list.
-          headers: this.req.headers as string[] | Record<string, string>,
+          headers: this.req.headers,
           body: this.req.body,
         },
         this,
@@ -201,7 +189,7 @@ export function createUpstream(options: UpstreamOptions, deps: UpstreamDeps = {}
     abort(): void {
       if (this.aborted || this.done) return;
       this.aborted = true;
-      // Before undici wrote the request there is nothing to abort yet: onConnect does it.
+      // Before the pool took the request there is nothing to abort yet: onConnect does it.
       this.abortDispatch?.(new Error('client went away'));
     }
 
@@ -209,12 +197,12 @@ export function createUpstream(options: UpstreamOptions, deps: UpstreamDeps = {}
       this.resumeBody?.();
     }
 
-    onConnect(abort: (reason?: Error) => void): void {
+    onConnect(abort: (reason: Error) => void): void {
       this.abortDispatch = abort;
       if (this.aborted) abort(new Error('client went away'));
     }
 
-    onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    onHeaders(statusCode: number, headers: HeaderList, resume: () => void): boolean {
       // Interim answers (RFC 9110 §15.2) are the upstream's business; the final one is relayed.
       if (statusCode < 200) return true;
       const target = this.target as Target;
@@ -224,7 +212,7 @@ export function createUpstream(options: UpstreamOptions, deps: UpstreamDeps = {}
       this.resumeBody = resume;
       this.sink.onResponse({
         statusCode,
-        headers: readHeaders(rawHeaders),
+        headers,
         target: target.label,
         upstreamMs: now() - this.started,
       });
@@ -257,7 +245,7 @@ export function createUpstream(options: UpstreamOptions, deps: UpstreamDeps = {}
         return;
       }
       if (this.aborted || isLocalFailure(error)) {
-        // The client left, or undici refused the request before sending it: no verdict on the upstream.
+        // The client left, or the pool refused the request before sending it: no verdict on the upstream.
         target.circuit.release(this.ticket);
         this.finish(
           new GatehouseError('ERR_GATEWAY_UPSTREAM_UNAVAILABLE', {
@@ -301,7 +289,7 @@ export function createUpstream(options: UpstreamOptions, deps: UpstreamDeps = {}
       let ended = false;
       const call = new Exchange(req, {
         onResponse(head) {
-          // The target stays busy until the consumer is done with the body, not only until undici is.
+          // The target stays busy until the consumer is done with the body, not only until the pool is.
           const target = call.target as Target;
           target.inFlight += 1;
           body = new Readable({

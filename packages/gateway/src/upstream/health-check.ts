@@ -13,20 +13,38 @@ function isHealthyStatus(status: number): boolean {
   return status >= 200 && status < 400;
 }
 
-async function probe(target: Target, options: HealthCheckOptions): Promise<boolean> {
-  try {
-    const { statusCode, body } = await target.pool.request({
-      method: 'GET',
-      path: target.basePath + options.path,
-      headersTimeout: options.timeoutMs,
-      bodyTimeout: options.timeoutMs,
-      signal: AbortSignal.timeout(options.timeoutMs),
-    });
-    await body.dump();
-    return isHealthyStatus(statusCode);
-  } catch {
-    return false;
-  }
+/** One GET on the target; its answer (status, body read and dropped) within `timeoutMs`. */
+function probe(target: Target, options: HealthCheckOptions): Promise<boolean> {
+  return new Promise((resolve) => {
+    let healthy = false;
+    let abort: ((reason: Error) => void) | undefined;
+    const timer = setTimeout(() => {
+      abort?.(new Error('health check timed out'));
+    }, options.timeoutMs);
+    const settle = (ok: boolean): void => {
+      clearTimeout(timer);
+      resolve(ok);
+    };
+    target.pool.dispatch(
+      { method: 'GET', path: target.basePath + options.path, headers: [], body: null },
+      {
+        onConnect(cancel) {
+          abort = cancel;
+        },
+        onHeaders(statusCode) {
+          healthy = isHealthyStatus(statusCode);
+          return true;
+        },
+        onData: () => true,
+        onComplete() {
+          settle(healthy);
+        },
+        onError() {
+          settle(false);
+        },
+      },
+    );
+  });
 }
 
 function record(

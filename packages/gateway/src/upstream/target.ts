@@ -1,7 +1,8 @@
 import { GatehouseError, type Logger } from '@gatehouse/core';
-import { Pool, type buildConnector } from 'undici';
+import type { ConnectionOptions } from 'node:tls';
 import { buildCheckServerIdentity } from './check-server-identity.js';
 import { CircuitBreaker } from './circuit-breaker.js';
+import { Http1Pool } from './http1/http1-pool.js';
 import type { UpstreamOptions } from './upstream.js';
 
 /** One upstream base URL: its connection pool, circuit and health. */
@@ -10,7 +11,7 @@ export interface Target {
   readonly label: string;
   /** Prepended to every request path; `` for a bare origin. */
   readonly basePath: string;
-  readonly pool: Pool;
+  readonly pool: Http1Pool;
   readonly circuit: CircuitBreaker;
   healthy: boolean;
   /** Consecutive probe results: positive good, negative bad. */
@@ -18,7 +19,7 @@ export interface Target {
   inFlight: number;
 }
 
-/** Undici's keep-alive default: shorter than the common 5 s server idle timeout, avoiding reuse races. */
+/** Shorter than the common 5 s server idle timeout, avoiding reuse races (as undici's default). */
 const KEEP_ALIVE_MS = 4_000;
 
 function invalid(detail: string): GatehouseError {
@@ -38,7 +39,7 @@ function parseTarget(id: string, base: string): URL {
   return url;
 }
 
-type TlsOptions = Partial<buildConnector.BuildOptions>;
+type TlsOptions = ConnectionOptions;
 
 /** TLS settings of https targets, built once per upstream. */
 export function buildTlsOptions(options: UpstreamOptions): TlsOptions {
@@ -70,16 +71,14 @@ export function createTarget(
   const basePath = url.pathname.endsWith('/') ? url.pathname.slice(0, -1) : url.pathname;
   const label = url.origin + basePath;
   const { connectMs, headersMs, bodyMs } = options.timeouts;
-  const pool = new Pool(url.origin, {
-    connections: options.maxConnections ?? null,
-    headersTimeout: headersMs,
-    bodyTimeout: bodyMs,
-    keepAliveTimeout: KEEP_ALIVE_MS,
-    connect: {
-      timeout: connectMs,
-      keepAlive: true,
-      ...(url.protocol === 'https:' ? tls : {}),
-    },
+  const pool = new Http1Pool({
+    origin: url,
+    maxConnections: options.maxConnections ?? null,
+    connectTimeoutMs: connectMs,
+    headersTimeoutMs: headersMs,
+    bodyTimeoutMs: bodyMs,
+    keepAliveMs: KEEP_ALIVE_MS,
+    ...(url.protocol === 'https:' ? { tls } : {}),
   });
   const circuit = new CircuitBreaker(options.circuitBreaker, now, (state) => {
     logger?.warn({ upstream: options.id, target: label, circuit: state }, 'upstream circuit changed');

@@ -70,7 +70,7 @@ export interface UpstreamRequest {
 export interface UpstreamResponse {
   readonly statusCode: number;
   readonly headers: Record<string, string | string[] | undefined>;
-  /** undici's body stream: consume or destroy it, or the connection stays busy. */
+  /** The body stream: consume or destroy it, or the connection stays busy. */
   readonly body: Readable;
   /** The target that answered (origin and base path, never credentials). */
   readonly target: string;
@@ -83,7 +83,7 @@ export type UpstreamHeaders = Record<string, string | string[]>;
 
 /**
  * Header fields as a flat list, `[name, value, name, value, …]`, lower-case names, a repeated field
- * once per line in the order received. What the proxy's hot path reads and writes: node and undici
+ * once per line in the order received. What the proxy's hot path reads and writes: node and the pool
  * take this form as is, where a dictionary costs a hash-table object per message.
  */
 export type HeaderList = readonly string[];

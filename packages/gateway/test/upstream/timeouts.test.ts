@@ -25,7 +25,7 @@ describe('upstream timeouts', () => {
     upstream = createUpstream(upstreamOptions([server.url], { timeouts: SHORT, retries: 2 }));
     const error = await upstream.request(GET).catch((caught: unknown) => caught);
     expect(error).toMatchObject({ code: 'ERR_GATEWAY_UPSTREAM_TIMEOUT', status: 504 });
-    expect((error as Error).cause).toMatchObject({ code: 'UND_ERR_HEADERS_TIMEOUT' });
+    expect((error as Error).cause).toMatchObject({ code: 'ERR_UPSTREAM_HEADERS_TIMEOUT' });
     expect(server.received).toEqual(['GET /']);
   });
 
@@ -44,7 +44,7 @@ describe('upstream timeouts', () => {
     );
     const response = await upstream.request(GET);
     expect(response.statusCode).toBe(200);
-    await expect(text(response.body)).rejects.toMatchObject({ code: 'UND_ERR_BODY_TIMEOUT' });
+    await expect(text(response.body)).rejects.toMatchObject({ code: 'ERR_UPSTREAM_BODY_TIMEOUT' });
     expect(upstream.health()[0]?.circuit).toBe('open');
   });
 
@@ -54,7 +54,7 @@ describe('upstream timeouts', () => {
     upstream = createUpstream(upstreamOptions([silent.url], { timeouts: SHORT, retries: 1 }));
     const error = await upstream.request(GET).catch((caught: unknown) => caught);
     expect(error).toMatchObject({ code: 'ERR_GATEWAY_UPSTREAM_TIMEOUT', status: 504 });
-    expect((error as Error).cause).toMatchObject({ code: 'UND_ERR_CONNECT_TIMEOUT' });
+    expect((error as Error).cause).toMatchObject({ code: 'ERR_UPSTREAM_CONNECT_TIMEOUT' });
   });
 
   it('keeps an unconsumed body error from crashing the process', async () => {
@@ -67,7 +67,7 @@ describe('upstream timeouts', () => {
     const response = await upstream.request(GET);
     response.body.resume();
     const [error] = (await once(response.body, 'error')) as [unknown];
-    expect(error).toMatchObject({ code: 'UND_ERR_BODY_TIMEOUT' });
+    expect(error).toMatchObject({ code: 'ERR_UPSTREAM_BODY_TIMEOUT' });
     await vi.waitFor(() => {
       expect(upstream?.health()[0]?.inFlight).toBe(0);
     });
