@@ -8,7 +8,7 @@
  * 3. @fastify/http-proxy with its defaults;
  * 4. @fastify/http-proxy + @fastify/jwt: the same access token as the full chain, verified against
  *    the auth server's public key (ES256, iss, aud, exp, typ), and the same scope check;
- * 5. node:http + undici `dispatch`, no features (informative: the ceiling of a Node.js proxy);
+ * 5. node:http + undici `dispatch`, no features (informative: a bare Node.js proxy on undici);
  * 6. gateway, full chain: JWT (ES256, cached verification), scope check, rate limit, access log, metrics;
  * 7. gateway, phantom-token path: opaque token, introspection + token exchange (both cached);
  * 8. gateway without authentication (informative);
@@ -518,7 +518,7 @@ async function startContenders(dir, profileDir) {
       env: {},
       description:
         'Informative, a yardstick: the least a Node.js proxy does, `node:http` and an undici `Pool` (the ' +
-        "gateway's version) with `dispatch` writing the answer straight into the response; hop-by-hop headers " +
+        "HTTP client the gateway used for its upstreams before its own) with `dispatch` writing the answer straight into the response; hop-by-hop headers " +
         'dropped, nothing else (no routing, validation, auth or log). Not part of any target.',
     },
     {

@@ -1,7 +1,7 @@
 /**
- * Informative contender: the least a Node.js reverse proxy can do, as a ceiling for the gateway
- * (same runtime, same HTTP client): `node:http` in front of an undici 7 `Pool` (the gateway's
- * version), each request dispatched with a handler that writes the upstream's answer straight into
+ * Informative contender: the least a Node.js reverse proxy on undici does, as a yardstick for the
+ * gateway (same runtime): `node:http` in front of an undici 7 `Pool` (the version in
+ * packages/gateway), each request dispatched with a handler that writes the upstream's answer straight into
  * the client response (no body stream, no promise, no abort signal), hop-by-hop headers dropped,
  * `X-Forwarded-For` set. No routing, no validation, no auth, no logging: not a usable proxy, a
  * yardstick. Started by ../run.mjs in its own process with `UPSTREAM_URL`; sends
@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 const upstream = process.env['UPSTREAM_URL'];
 if (upstream === undefined) throw new Error('UPSTREAM_URL is required');
 
-// The undici the gateway runs on (a dependency of packages/gateway, not of the benchmark).
+// The undici of packages/gateway (its auth-server calls; not a dependency of the benchmark).
 const gatewayPackage = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),
   '../../../packages/gateway/package.json',
