@@ -518,7 +518,7 @@ async function startContenders(dir, profileDir) {
       env: {},
       description:
         'Informative, a yardstick: the least a Node.js proxy does, `node:http` and an undici `Pool` (the ' +
-        "HTTP client the gateway used for its upstreams before its own) with `dispatch` writing the answer straight into the response; hop-by-hop headers " +
+        'HTTP client the gateway used for its upstreams before its own) with `dispatch` writing the answer straight into the response; hop-by-hop headers ' +
         'dropped, nothing else (no routing, validation, auth or log). Not part of any target.',
     },
     {
