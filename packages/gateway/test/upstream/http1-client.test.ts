@@ -165,6 +165,15 @@ describe('HTTP/1.1 upstream client: connections', () => {
     expect(upstream.connections).toHaveLength(2);
   });
 
+  it('closes a connection idle past keepAliveMs and sends the next request on a new one', async () => {
+    const upstream = await start(() => OK('ok'));
+    const pool = poolFor(upstream, { keepAliveMs: 100 });
+    expect((await send(pool)).body).toBe('ok');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await send(pool)).body).toBe('ok');
+    expect(upstream.connections).toHaveLength(2);
+  });
+
   it('reads a body that runs to the close, then opens a new connection', async () => {
     const upstream = await start(() => 'HTTP/1.1 200 OK\r\n\r\nto the end');
     const pool = poolFor(upstream);

@@ -468,9 +468,18 @@ export class Http1Pool {
       this.abort(pending, reason);
     });
     if (pending.done) return;
-    const connection = this.idle.pop() ?? this.open();
+    const connection = this.takeIdle() ?? this.open();
     if (connection === undefined) this.queue.push(pending);
     else connection.assign(pending);
+  }
+
+  /** The most recently used idle connection still open (one closed by its idle deadline is skipped). */
+  private takeIdle(): Connection | undefined {
+    for (;;) {
+      const connection = this.idle.pop();
+      if (connection === undefined || (connection.phase === 'idle' && !connection.socket.destroyed))
+        return connection;
+    }
   }
 
   private abort(pending: Pending, reason: Error): void {
