@@ -190,28 +190,20 @@ export class ResponseParser {
         case 'head':
           offset = this.readHead(data, offset);
           break;
-        case 'length': {
-          const take = Math.min(this.remaining, data.length - offset);
-          this.remaining -= take;
-          this.events.onBody(data.subarray(offset, offset + take));
-          offset += take;
+        case 'length':
+          offset = this.readBody(data, offset);
           if (this.remaining === 0) this.complete();
           break;
-        }
         case 'chunk-size':
           offset = this.readChunkSize(data, offset);
           break;
-        case 'chunk-data': {
-          const take = Math.min(this.remaining, data.length - offset);
-          this.remaining -= take;
-          this.events.onBody(data.subarray(offset, offset + take));
-          offset += take;
+        case 'chunk-data':
+          offset = this.readBody(data, offset);
           if (this.remaining === 0) {
             this.state = 'chunk-end';
             this.remaining = 2;
           }
           break;
-        }
         case 'chunk-end': {
           // Exactly CRLF after a chunk's data (RFC 9112 §7.1).
           const expected = this.remaining === 2 ? CR : LF;
@@ -240,6 +232,14 @@ export class ResponseParser {
       return;
     }
     throw new ResponseParseError('connection closed before the response was complete');
+  }
+
+  /** Hands on the body bytes still due (`remaining`) that `data` holds from `offset`; returns the new offset. */
+  private readBody(data: Buffer, offset: number): number {
+    const take = Math.min(this.remaining, data.length - offset);
+    this.remaining -= take;
+    this.events.onBody(data.subarray(offset, offset + take));
+    return offset + take;
   }
 
   /** Appends `data` from `offset` to what is pending; returns the whole. */
